@@ -1,0 +1,41 @@
+"""dce_transforms: Zero-DCE low-light enhancement as a differentiable preprocessing step.
+
+Importing this package loads only torch, numpy and the package itself; adapters for other
+frameworks live in :mod:`dce_transforms.integrations` and are imported on demand.
+"""
+
+from __future__ import annotations
+
+from . import curves, errors, losses
+from ._weights import WeightsEntry, flush_denormals, load_state_dict, save_state_dict
+from .curves import ApplyCurves, LECurve, apply_curves, le_curve
+from .errors import ChecksumError, DCEError, ImageDTypeError, ImageShapeError, ImageValueError, WeightsError
+from .losses import ZeroReferenceLoss, zero_reference_loss
+from .models import ZeroDCE, ZeroDCEPP
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApplyCurves",
+    "ChecksumError",
+    "DCEError",
+    "ImageDTypeError",
+    "ImageShapeError",
+    "ImageValueError",
+    "LECurve",
+    "WeightsEntry",
+    "WeightsError",
+    "ZeroDCE",
+    "ZeroDCEPP",
+    "ZeroReferenceLoss",
+    "__version__",
+    "apply_curves",
+    "curves",
+    "errors",
+    "flush_denormals",
+    "le_curve",
+    "load_state_dict",
+    "losses",
+    "save_state_dict",
+    "zero_reference_loss",
+]

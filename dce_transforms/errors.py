@@ -1,0 +1,41 @@
+"""Exceptions raised by :mod:`dce_transforms`.
+
+Every error the library raises on bad input is a :class:`DCEError` and also a
+built-in :class:`ValueError` or :class:`TypeError`, so callers can catch either
+the library's family or the standard one.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DCEError",
+    "ImageDTypeError",
+    "ImageShapeError",
+    "ImageValueError",
+    "WeightsError",
+    "ChecksumError",
+]
+
+
+class DCEError(Exception):
+    """Base class of every error raised by ``dce_transforms``."""
+
+
+class ImageDTypeError(DCEError, TypeError):
+    """The image tensor has a dtype the operation cannot use (e.g. ``uint8``)."""
+
+
+class ImageShapeError(DCEError, ValueError):
+    """The image tensor has the wrong number of dimensions or channels, or is empty."""
+
+
+class ImageValueError(DCEError, ValueError):
+    """The image holds values the operation cannot use (NaN, infinity)."""
+
+
+class WeightsError(DCEError, ValueError):
+    """A checkpoint is missing, malformed or does not fit the model."""
+
+
+class ChecksumError(WeightsError):
+    """A checkpoint's sha256 does not match its registry entry."""

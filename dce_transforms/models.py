@@ -1,0 +1,384 @@
+"""DCE-Net (Zero-DCE) and its light sibling (Zero-DCE++), with their weight entries.
+
+Both networks read an image in [0, 1] and predict pixel-wise curve parameters
+``α ∈ [-1, 1]``; the light-enhancement curve ``x + α·x·(1 − x)`` is then applied
+``iterations`` times (:func:`dce_transforms.curves.apply_curves`).
+
+References:
+    Guo, Li, Guo, Loy, Hou, Kwong, Cong. "Zero-Reference Deep Curve Estimation for Low-Light
+    Image Enhancement", CVPR 2020.
+    Li, Guo, Loy. "Learning to Enhance Low-Light Image via Zero-Reference Deep Curve
+    Estimation", TPAMI 2021 (Zero-DCE++).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import ClassVar, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._checks import check_image
+from ._weights import WeightsEntry, load_state_dict
+from .curves import apply_curves
+from .errors import ImageShapeError, WeightsError
+
+__all__ = ["ZeroDCE", "ZeroDCEPP", "WeightsArg", "OFFICIAL_SHA256"]
+
+WeightsArg = Union[str, os.PathLike, WeightsEntry, None]
+
+#: sha256 of the authors' released checkpoints (CC BY-NC 4.0, never shipped here), checked by ``from_official``.
+OFFICIAL_SHA256 = {
+    "zero_dce": "a4395acb874f320375d9704997cef874eaaaaa26a1777ceb29a92b70f74c3612",
+    "zero_dce_pp": "ca8855b90df9a80fa4195a831f33d3476b1964f787eb70602797c773067f3b84",
+}
+
+_PAPER_DCE = "Guo et al., Zero-Reference Deep Curve Estimation for Low-Light Image Enhancement, CVPR 2020"
+_PAPER_DCEPP = "Li, Guo, Loy, Learning to Enhance Low-Light Image via Zero-Reference Deep Curve Estimation, TPAMI 2021"
+
+
+class _SeparableConv(nn.Module):
+    """Depthwise 3×3 followed by pointwise 1×1 convolution, both with bias (Zero-DCE++)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv2d(cin, cin, 3, padding=1, groups=cin)
+        self.pointwise = nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+class _CurveEstimator(nn.Module):
+    """Shared machinery: input contract, bounded-resolution estimation, weights, curve application."""
+
+    weights_registry: ClassVar[dict[str, WeightsEntry]] = {}
+    default_weights: ClassVar[str | None] = None
+    _official_name: ClassVar[str] = ""
+
+    conv1: nn.Module
+    conv2: nn.Module
+    conv3: nn.Module
+    conv4: nn.Module
+    conv5: nn.Module
+    conv6: nn.Module
+    conv7: nn.Module
+
+    def __init__(self, *, iterations: int, curve_max_side: int | None, validate: bool) -> None:
+        super().__init__()
+        if not isinstance(iterations, int) or iterations < 1:
+            raise ValueError(f"iterations must be a positive integer, got {iterations!r}.")
+        if curve_max_side is not None and (not isinstance(curve_max_side, int) or curve_max_side < 8):
+            raise ValueError(f"curve_max_side must be None or an integer >= 8, got {curve_max_side!r}.")
+        self.iterations = iterations
+        self.curve_max_side = curve_max_side
+        self.validate = validate
+        self.weights_name: str | None = None
+
+    # -- network -----------------------------------------------------------------------------
+    def _net(self, x: Tensor) -> Tensor:
+        x1 = F.relu(self.conv1(x))
+        x2 = F.relu(self.conv2(x1))
+        x3 = F.relu(self.conv3(x2))
+        x4 = F.relu(self.conv4(x3))
+        x5 = F.relu(self.conv5(torch.cat([x3, x4], 1)))
+        x6 = F.relu(self.conv6(torch.cat([x2, x5], 1)))
+        return torch.tanh(self.conv7(torch.cat([x1, x6], 1)))
+
+    def _reset_parameters(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+                nn.init.zeros_(m.bias)
+
+    def _last_conv(self) -> nn.Conv2d:
+        last = self.conv7
+        return last.pointwise if isinstance(last, _SeparableConv) else last  # type: ignore[return-value]
+
+    def reset_to_identity(self) -> "_CurveEstimator":
+        """Zero the last layer so that ``α = 0`` everywhere and the model is the identity.
+
+        Gradients still reach the last layer, so training moves away from the identity; use it to
+        put an enhancer in front of a trained detector without disturbing it at step 0.
+        """
+        last = self._last_conv()
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.zero_()
+        return self
+
+    # -- curves ------------------------------------------------------------------------------
+    def _estimate(self, x: Tensor) -> Tensor:
+        """Curve maps at the resolution of ``x`` (subclasses override for scale_factor)."""
+        return self._net(x)
+
+    def estimate_curves(self, x: Tensor) -> Tensor:
+        """Predict the α maps for a checked ``(B, 3, H, W)`` image, at its full resolution."""
+        h, w = x.shape[-2:]
+        p = next(self.parameters())
+        net_in = x if torch.is_autocast_enabled(x.device.type) else x.to(p.dtype)
+        side = self.curve_max_side
+        if side is not None and max(h, w) > side:
+            ratio = side / max(h, w)
+            small = (max(1, round(h * ratio)), max(1, round(w * ratio)))
+            low = F.interpolate(net_in, size=small, mode="bilinear", align_corners=False, antialias=True)
+            alpha = F.interpolate(self._estimate(low), size=(h, w), mode="bilinear", align_corners=False)
+        else:
+            alpha = self._estimate(net_in)
+        return alpha.to(x.dtype)
+
+    def forward(self, x: Tensor, *, return_curves: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Enhance an image.
+
+        Args:
+            x: ``(B, 3, H, W)`` or ``(3, H, W)``, floating point, RGB in [0, 1].
+            return_curves: also return the α maps.
+
+        Returns:
+            The enhanced image (same shape, dtype and device as ``x``), or ``(image, alpha)``
+            with ``alpha`` of shape ``(B, 3·n, H, W)`` (Zero-DCE) or ``(B, 3, H, W)`` (Zero-DCE++),
+            batch dimension dropped when ``x`` had none.
+        """
+        x4, unbatched = check_image(x, check_values=self.validate)
+        p = next(self.parameters())
+        if p.device != x4.device:
+            raise ImageShapeError(
+                f"the image is on {x4.device} but the model is on {p.device}: move one, e.g. `model.to(x.device)`."
+            )
+        alpha = self.estimate_curves(x4)
+        y = apply_curves(x4, alpha, iterations=self.iterations)
+        if unbatched:
+            y, alpha = y.squeeze(0), alpha.squeeze(0)
+        return (y, alpha) if return_curves else y
+
+    # -- weights -----------------------------------------------------------------------------
+    def _load_weights(self, weights: WeightsArg) -> None:
+        if weights is None:
+            return
+        if isinstance(weights, str) and weights == "default":
+            if self.default_weights is None:
+                warnings.warn(
+                    f"{type(self).__name__} has no shipped weights yet: the model is randomly initialised. "
+                    "Pass weights=None to silence this, or weights=PATH to load a checkpoint.",
+                    stacklevel=3,
+                )
+                return
+            weights = self.default_weights
+        if isinstance(weights, str) and weights in self.weights_registry:
+            weights = self.weights_registry[weights]
+        if isinstance(weights, WeightsEntry):
+            state = load_state_dict(weights.path, sha256=weights.sha256)
+            self.weights_name = weights.name
+        elif isinstance(weights, (str, os.PathLike)):
+            if not Path(weights).is_file():
+                known = ", ".join(sorted(self.weights_registry)) or "none yet"
+                raise WeightsError(
+                    f"weights={str(weights)!r} is neither a registered name ({known}) nor an existing file."
+                )
+            state = load_state_dict(weights)
+            self.weights_name = str(weights)
+        else:
+            raise WeightsError(
+                f"weights must be 'default', None, a registered name, a path or a WeightsEntry; got {type(weights).__name__}."
+            )
+        if any(k.startswith("e_conv") for k in state):
+            raise WeightsError(
+                "this checkpoint is in the authors' format (keys 'e_conv*', curve sign flipped): load it with "
+                f"{type(self).__name__}.from_official(path)."
+            )
+        self._load_checked(state)
+
+    def _load_checked(self, state: dict[str, Tensor]) -> None:
+        own = self.state_dict()
+        if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+            raise WeightsError(
+                f"checkpoint does not fit {type(self).__name__}(iterations={self.iterations}): expected keys "
+                f"{sorted(own)[:3]}... with matching shapes; check that the checkpoint is for this model class."
+            )
+        self.load_state_dict(state)
+
+    @classmethod
+    def _official_to_ours(cls, state: dict[str, Tensor]) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        for key, t in state.items():
+            key = key.replace("e_conv", "conv").replace("depth_conv", "depthwise").replace("point_conv", "pointwise")
+            out[key] = t
+        # The authors apply x + r(x^2 - x) = x - r x (1 - x): alpha = -r, and tanh is odd.
+        last = "conv7.pointwise" if "conv7.pointwise.weight" in out else "conv7"
+        out[f"{last}.weight"] = -out[f"{last}.weight"]
+        out[f"{last}.bias"] = -out[f"{last}.bias"]
+        return out
+
+    def extra_repr(self) -> str:
+        return f"iterations={self.iterations}, curve_max_side={self.curve_max_side}, weights={self.weights_name!r}"
+
+
+class ZeroDCE(_CurveEstimator):
+    """Zero-DCE: DCE-Net and 8 iterations of pixel-wise light-enhancement curves.
+
+    Seven 3×3 convolutions of 32 channels with ReLU and symmetric skip concatenations
+    (3–4, 2–5, 1–6), no down-sampling or normalisation, a tanh output of ``3·iterations``
+    channels: 79,416 parameters for 8 iterations.
+
+    Args:
+        weights: ``"default"`` (the shipped weights), a registered name, a path to a
+            ``.safetensors``/``.pth`` state dict, a :class:`WeightsEntry`, or ``None`` for random init.
+        iterations: curve iterations; the network predicts one α map per iteration.
+        curve_max_side: if set, curves are estimated on a copy whose longer side is at most this
+            many pixels, up-sampled and applied at full resolution (bounded memory on large images).
+        validate: check values (finite, in [0, 1]) on every call; costs one host read-back.
+
+    Shape:
+        - Input: :math:`(B, 3, H, W)` or :math:`(3, H, W)`, float in [0, 1]
+        - Output: same as input
+
+    Example:
+        >>> model = ZeroDCE(weights=None)
+        >>> sum(p.numel() for p in model.parameters())
+        79416
+        >>> y, alpha = model(torch.rand(1, 3, 37, 53), return_curves=True)
+        >>> tuple(y.shape), tuple(alpha.shape)
+        ((1, 3, 37, 53), (1, 24, 37, 53))
+
+    Reference:
+        Guo et al., "Zero-Reference Deep Curve Estimation for Low-Light Image Enhancement", CVPR 2020.
+    """
+
+    weights_registry: ClassVar[dict[str, WeightsEntry]] = {}
+    default_weights: ClassVar[str | None] = None
+    _official_name: ClassVar[str] = "zero_dce"
+
+    def __init__(
+        self,
+        *,
+        weights: WeightsArg = "default",
+        iterations: int = 8,
+        curve_max_side: int | None = None,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(iterations=iterations, curve_max_side=curve_max_side, validate=validate)
+        c = 32
+        self.conv1 = nn.Conv2d(3, c, 3, padding=1)
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1)
+        self.conv3 = nn.Conv2d(c, c, 3, padding=1)
+        self.conv4 = nn.Conv2d(c, c, 3, padding=1)
+        self.conv5 = nn.Conv2d(2 * c, c, 3, padding=1)
+        self.conv6 = nn.Conv2d(2 * c, c, 3, padding=1)
+        self.conv7 = nn.Conv2d(2 * c, 3 * iterations, 3, padding=1)
+        self._reset_parameters()
+        self._load_weights(weights)
+
+    @classmethod
+    def from_official(cls, path: str | os.PathLike, *, sha256: str | None = "auto", **kwargs) -> "ZeroDCE":
+        """Load the authors' released Zero-DCE checkpoint (``Epoch99.pth``).
+
+        The authors' licence (CC BY-NC 4.0) forbids commercial use: this loader exists for
+        comparison and research, and the package never ships or defaults to these weights.
+
+        Args:
+            path: the authors' ``.pth`` file.
+            sha256: expected digest; ``"auto"`` checks the authors' release, ``None`` skips the check
+                (for checkpoints retrained with the authors' code).
+            **kwargs: passed to the constructor (e.g. ``curve_max_side``).
+        """
+        digest = OFFICIAL_SHA256[cls._official_name] if sha256 == "auto" else sha256
+        model = cls(weights=None, **kwargs)
+        if model.iterations != 8:
+            raise WeightsError("the authors' Zero-DCE checkpoint has 8 iterations; do not pass iterations.")
+        model._load_checked(cls._official_to_ours(load_state_dict(path, sha256=digest)))
+        model.weights_name = f"official:{Path(path).name}"
+        return model
+
+
+class ZeroDCEPP(_CurveEstimator):
+    """Zero-DCE++: depthwise-separable DCE-Net, one curve map shared by all iterations.
+
+    Curves are estimated on the input down-scaled by ``scale_factor`` (bilinear) and the
+    3-channel α map is up-sampled back (bilinear, corners aligned, as the authors do) before the
+    curve is applied ``iterations`` times at full resolution. 10,561 parameters.
+
+    Args:
+        weights: as for :class:`ZeroDCE`.
+        scale_factor: down-scaling factor for curve estimation (1 = full resolution; the
+            authors use 12 for large images).
+        iterations: curve iterations sharing the single α map.
+        curve_max_side: alternatively bound the estimation resolution by the longer side.
+        validate: check values on every call.
+
+    Example:
+        >>> model = ZeroDCEPP(weights=None, scale_factor=4)
+        >>> sum(p.numel() for p in model.parameters())
+        10561
+        >>> model(torch.rand(3, 64, 96)).shape
+        torch.Size([3, 64, 96])
+
+    Reference:
+        Li, Guo, Loy, "Learning to Enhance Low-Light Image via Zero-Reference Deep Curve Estimation", TPAMI 2021.
+    """
+
+    weights_registry: ClassVar[dict[str, WeightsEntry]] = {}
+    default_weights: ClassVar[str | None] = None
+    _official_name: ClassVar[str] = "zero_dce_pp"
+
+    def __init__(
+        self,
+        *,
+        weights: WeightsArg = "default",
+        scale_factor: float = 1.0,
+        iterations: int = 8,
+        curve_max_side: int | None = None,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(iterations=iterations, curve_max_side=curve_max_side, validate=validate)
+        if not (isinstance(scale_factor, (int, float)) and math.isfinite(scale_factor) and scale_factor >= 1):
+            raise ValueError(f"scale_factor must be a number >= 1, got {scale_factor!r}.")
+        self.scale_factor = float(scale_factor)
+        c = 32
+        self.conv1 = _SeparableConv(3, c)
+        self.conv2 = _SeparableConv(c, c)
+        self.conv3 = _SeparableConv(c, c)
+        self.conv4 = _SeparableConv(c, c)
+        self.conv5 = _SeparableConv(2 * c, c)
+        self.conv6 = _SeparableConv(2 * c, c)
+        self.conv7 = _SeparableConv(2 * c, 3)
+        self._reset_parameters()
+        self._load_weights(weights)
+
+    def _estimate(self, x: Tensor) -> Tensor:
+        s = self.scale_factor
+        if s == 1:
+            return self._net(x)
+        h, w = x.shape[-2:]
+        if h >= s and w >= s:
+            low = F.interpolate(x, scale_factor=1 / s, mode="bilinear", align_corners=False)
+        else:
+            low = F.interpolate(x, size=(max(1, int(h / s)), max(1, int(w / s))), mode="bilinear", align_corners=False)
+        return F.interpolate(self._net(low), size=(h, w), mode="bilinear", align_corners=True)
+
+    @classmethod
+    def from_official(
+        cls, path: str | os.PathLike, *, scale_factor: float = 1.0, sha256: str | None = "auto", **kwargs
+    ) -> "ZeroDCEPP":
+        """Load the authors' released Zero-DCE++ checkpoint (``Epoch99.pth``).
+
+        Non-commercial licence (CC BY-NC 4.0): for comparison only, never shipped or a default.
+
+        Args:
+            path: the authors' ``.pth`` file.
+            scale_factor: down-scaling factor for curve estimation (the authors use 1 or 12).
+            sha256: expected digest; ``"auto"`` checks the authors' release, ``None`` skips the check.
+            **kwargs: passed to the constructor.
+        """
+        digest = OFFICIAL_SHA256[cls._official_name] if sha256 == "auto" else sha256
+        model = cls(weights=None, scale_factor=scale_factor, **kwargs)
+        model._load_checked(cls._official_to_ours(load_state_dict(path, sha256=digest)))
+        model.weights_name = f"official:{Path(path).name}"
+        return model
+
+    def extra_repr(self) -> str:
+        return f"scale_factor={self.scale_factor}, " + super().extra_repr()
