@@ -1,0 +1,397 @@
+"""``dce-train``: zero-reference training of ZeroDCE / ZeroDCEPP on any folder of images.
+
+No paired data is needed: the four zero-reference losses drive the curve estimator.
+The default recipe is the authors': Adam, lr 1e-4, weight decay 1e-4, batch 8, gradient
+clipping at 0.1, 256×256 inputs, loss weights spa 1 / exp 10 / col 5 / TV 200 (1600 for Zero-DCE++).
+
+Multi-GPU (or multi-process CPU) training runs through ``torchrun``::
+
+    torchrun --nproc_per_node 2 -m dce_transforms.train DATA --out runs/ddp
+
+Example:
+    dce-train ../shared/data/train/sice --model zero-dce --epochs 100 --out runs/zero_dce
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from ._weights import save_state_dict
+from .errors import DCEError
+from .io import ImageReadError, image_to_tensor, list_images, read_image
+from .losses import ZeroReferenceLoss
+from .models import ZeroDCE, ZeroDCEPP
+
+__all__ = ["TrainConfig", "ImageFolderDataset", "build_model", "train", "main"]
+
+MODELS = {"zero-dce": ZeroDCE, "zero-dce++": ZeroDCEPP}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; the command line maps onto it one to one."""
+
+    data: list[str]
+    out: str = "runs/dce"
+    model: str = "zero-dce"
+    epochs: int = 100
+    max_steps: int | None = None
+    batch_size: int = 8
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    grad_clip: float = 0.1
+    crop: int = 256
+    min_scale: float = 0.5
+    workers: int = 2
+    seed: int = 0
+    save_every: int = 500
+    log_every: int = 10
+    resume: str | None = None
+    exclude_list: str | None = None
+    init_weights: str | None = None
+    val: str | None = None
+    val_max_side: int = 512
+    device: str = "auto"
+    amp: bool | None = None
+    channels_last: bool = True
+    compile: bool = False
+    scale_factor: float = 1.0
+    tv_weight: float | None = None
+    loss_form: str = "authors"
+    progress: bool = True
+
+
+class ImageFolderDataset(Dataset):
+    """Images under one or more folders, as random crops resized to ``crop``, randomly flipped.
+
+    Unreadable files are found when the dataset is built, reported on stderr and skipped.
+    """
+
+    def __init__(self, roots: Sequence[str], *, crop: int = 256, min_scale: float = 0.5, train: bool = True,
+                 max_side: int | None = None, exclude: Sequence[str] = (), verbose: bool = True) -> None:
+        files = list_images(roots)
+        if exclude:
+            drop = set(exclude)
+            files = [f for f in files if f.name not in drop and str(f) not in drop]
+        self.files: list[Path] = []
+        self.bad: list[tuple[Path, str]] = []
+        for f in files:
+            try:
+                read_image(f)
+                self.files.append(f)
+            except ImageReadError as err:
+                self.bad.append((f, str(err)))
+        if verbose:
+            for f, why in self.bad:
+                print(f"dce-train: skipping unreadable file {f}: {why}", file=sys.stderr)
+        if not self.files:
+            raise DCEError(f"no readable images (jpg/png/bmp/tif) under {list(roots)}; point dce-train at a folder of images.")
+        self.crop, self.min_scale, self.train, self.max_side = crop, min_scale, train, max_side
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> Tensor:
+        x = image_to_tensor(read_image(self.files[i]))
+        if not self.train:
+            if self.max_side and max(x.shape[-2:]) > self.max_side:
+                r = self.max_side / max(x.shape[-2:])
+                size = (max(16, round(x.shape[-2] * r)), max(16, round(x.shape[-1] * r)))
+                x = F.interpolate(x[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+            return x
+        h, w = x.shape[-2:]
+        side = min(h, w)
+        s = int(side * random.uniform(self.min_scale, 1.0))
+        top, left = random.randint(0, h - s), random.randint(0, w - s)
+        x = x[:, top : top + s, left : left + s]
+        x = F.interpolate(x[None], size=(self.crop, self.crop), mode="bilinear", antialias=True, align_corners=False)[0]
+        if random.random() < 0.5:
+            x = x.flip(-1)
+        if random.random() < 0.5:
+            x = x.flip(-2)
+        return x.clamp_(0, 1)
+
+
+def build_model(cfg: TrainConfig) -> nn.Module:
+    """A freshly initialised (or ``--init-weights``) model for ``cfg.model``."""
+    if cfg.model not in MODELS:
+        raise DCEError(f"--model must be one of {sorted(MODELS)}, got {cfg.model!r}.")
+    kwargs = {"scale_factor": cfg.scale_factor} if cfg.model == "zero-dce++" else {}
+    return MODELS[cfg.model](weights=cfg.init_weights, validate=False, **kwargs)
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _worker_init(worker_id: int) -> None:
+    torch.set_num_threads(1)
+    info = torch.utils.data.get_worker_info()
+    seed = (info.seed if info is not None else worker_id) % (2**32)
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
+
+
+@torch.no_grad()
+def validate(model: nn.Module, loader: DataLoader, loss_fn: ZeroReferenceLoss, device: torch.device) -> dict[str, float]:
+    """Mean loss terms and mean exposure over a validation folder (one image at a time)."""
+    model.eval()
+    sums: dict[str, float] = {}
+    n = 0
+    for x in loader:
+        x = x.to(device)
+        y, alpha = model(x, return_curves=True)
+        total, terms = loss_fn(y, x, alpha)
+        vals = {"loss": float(total), **{k: float(v) for k, v in terms.items()}, "exposure": float(y.mean())}
+        for k, v in vals.items():
+            sums[k] = sums.get(k, 0.0) + v
+        n += 1
+    model.train()
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Run training and return the path of the final safetensors weights."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if cfg.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(cfg.device)
+    rank, world = 0, 1
+    if distributed:
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend)
+        rank, world = dist.get_rank(), dist.get_world_size()
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    main_proc = rank == 0
+    _seed_all(cfg.seed + rank)
+    amp = (device.type == "cuda") if cfg.amp is None else cfg.amp
+    out = Path(cfg.out)
+    if main_proc:
+        out.mkdir(parents=True, exist_ok=True)
+
+    exclude: list[str] = []
+    if cfg.exclude_list:
+        lines = Path(cfg.exclude_list).read_text().splitlines()
+        exclude = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    dataset = ImageFolderDataset(cfg.data, crop=cfg.crop, min_scale=cfg.min_scale, exclude=exclude, verbose=main_proc)
+    if main_proc:
+        print(f"dce-train: {len(dataset)} training images ({len(exclude)} names excluded)", file=sys.stderr)
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, seed=cfg.seed) if distributed else None
+    loader = DataLoader(
+        dataset, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, num_workers=cfg.workers,
+        drop_last=len(dataset) >= cfg.batch_size * world, worker_init_fn=_worker_init,
+        persistent_workers=cfg.workers > 0, pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(cfg.seed + rank),
+    )
+    val_loader = None
+    if cfg.val and main_proc:
+        val_set = ImageFolderDataset([cfg.val], train=False, max_side=cfg.val_max_side, verbose=True)
+        val_loader = DataLoader(val_set, batch_size=1, num_workers=0)
+
+    model = build_model(cfg).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
+    loss_fn = ZeroReferenceLoss(tv_weight=cfg.tv_weight, form=cfg.loss_form)  # type: ignore[arg-type]
+    step, start_epoch = 0, 0
+    if cfg.resume:
+        ckpt = torch.load(cfg.resume, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if "scaler" in ckpt:
+            scaler.load_state_dict(ckpt["scaler"])
+        step, start_epoch = int(ckpt["step"]), int(ckpt["epoch"])
+        if main_proc:
+            print(f"dce-train: resumed from {cfg.resume} at epoch {start_epoch}, step {step}", file=sys.stderr)
+    net: nn.Module = model
+    if distributed:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        net = torch.compile(net)  # type: ignore[assignment]
+
+    steps_per_epoch = len(loader)
+    total_steps = cfg.epochs * steps_per_epoch
+    if cfg.max_steps is not None:
+        total_steps = min(total_steps, cfg.max_steps)
+    log_path = out / "log.csv"
+    fields = ["step", "epoch", "loss", "spa", "exp", "col", "tv", "lr", "images_per_s", "elapsed_s"]
+    writer = None
+    tb = None
+    if main_proc:
+        new = not (cfg.resume and log_path.exists())
+        log_file = open(log_path, "a" if not new else "w", newline="")
+        writer = csv.DictWriter(log_file, fieldnames=fields)
+        if new:
+            writer.writeheader()
+        try:
+            from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415
+
+            tb = SummaryWriter(str(out / "tb"))
+        except Exception:  # tensorboard is optional
+            tb = None
+
+    def save(tag: str, epoch: int) -> None:
+        if not main_proc:
+            return
+        state = {
+            "model": _unwrap(model).state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(),
+            "step": step,
+            "epoch": epoch,
+            "config": {k: (v if not isinstance(v, list) else list(v)) for k, v in vars(cfg).items()},
+        }
+        tmp = out / f".{tag}.pt.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, out / f"{tag}.pt")
+
+    progress = None
+    if main_proc and cfg.progress:
+        from tqdm import tqdm  # noqa: PLC0415
+
+        progress = tqdm(total=total_steps, initial=step, desc=f"dce-train {cfg.model}", dynamic_ncols=True)
+    t0 = time.time()
+    seen = 0
+    model.train()
+    epoch = start_epoch
+    done = step >= total_steps
+    while not done:
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        for x in loader:
+            x = x.to(device, non_blocking=True)
+            if cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16, enabled=amp):
+                y, alpha = net(x, return_curves=True)
+            loss, terms = loss_fn(y.float(), x.float(), alpha.float())
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            seen += x.shape[0] * world
+            if main_proc and (step % cfg.log_every == 0 or step == total_steps):
+                elapsed = time.time() - t0
+                row = {"step": step, "epoch": epoch, "loss": float(loss.detach()),
+                       **{k: float(v.detach()) for k, v in terms.items()},
+                       "lr": optimizer.param_groups[0]["lr"], "images_per_s": seen / max(elapsed, 1e-9),
+                       "elapsed_s": elapsed}
+                assert writer is not None
+                writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+                log_file.flush()
+                if tb is not None:
+                    for k in ("loss", "spa", "exp", "col", "tv"):
+                        tb.add_scalar(f"train/{k}", row[k], step)
+                if progress is not None:
+                    progress.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "spa", "exp", "col", "tv")})
+            if progress is not None:
+                progress.update(1)
+            if cfg.save_every and step % cfg.save_every == 0:
+                save("last", epoch)
+            if step >= total_steps:
+                done = True
+                break
+        epoch += 1
+        if val_loader is not None and main_proc:
+            scores = validate(_unwrap(model), val_loader, loss_fn, device)
+            print(f"dce-train: epoch {epoch} validation " + " ".join(f"{k}={v:.4g}" for k, v in scores.items()),
+                  file=sys.stderr)
+            with open(out / "val.csv", "a") as f:
+                f.write(f"{epoch},{step}," + ",".join(f"{k}={v:.6g}" for k, v in scores.items()) + "\n")
+            if tb is not None:
+                for k, v in scores.items():
+                    tb.add_scalar(f"val/{k}", v, step)
+    if progress is not None:
+        progress.close()
+    save("last", epoch)
+    final = out / "final.safetensors"
+    if main_proc:
+        sha = save_state_dict(_unwrap(model).state_dict(), final, metadata={"model": cfg.model, "steps": str(step)})
+        (out / "final.sha256").write_text(f"{sha}  final.safetensors\n")
+        print(f"dce-train: wrote {final} (sha256 {sha}) after {step} steps, {time.time() - t0:.0f} s", file=sys.stderr)
+        if writer is not None:
+            log_file.close()
+        if tb is not None:
+            tb.close()
+    if distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+    return final
+
+
+def _parser() -> argparse.ArgumentParser:
+    d = TrainConfig(data=[])
+    p = argparse.ArgumentParser(prog="dce-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", nargs="+", help="folders (searched recursively) or files of training images")
+    p.add_argument("--out", default=d.out, help="output folder for checkpoints and logs (default %(default)s)")
+    p.add_argument("--model", choices=sorted(MODELS), default=d.model)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="per process")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--grad-clip", type=float, default=d.grad_clip)
+    p.add_argument("--crop", type=int, default=d.crop, help="training resolution (square)")
+    p.add_argument("--min-scale", type=float, default=d.min_scale, help="smallest random crop, as a fraction of the short side")
+    p.add_argument("--workers", type=int, default=d.workers)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--save-every", type=int, default=d.save_every, help="write last.pt every N steps (0: only at the end)")
+    p.add_argument("--log-every", type=int, default=d.log_every)
+    p.add_argument("--resume", default=None, help="continue from a last.pt checkpoint")
+    p.add_argument("--exclude-list", default=None, help="text file of file names (or paths) to leave out, one a line")
+    p.add_argument("--init-weights", default=None, help="start from these weights (safetensors or name)")
+    p.add_argument("--val", default=None, help="validation folder scored after each epoch")
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision (default: on CUDA)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=d.channels_last)
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d.compile)
+    p.add_argument("--scale-factor", type=float, default=d.scale_factor, help="zero-dce++ curve estimation scale")
+    p.add_argument("--tv-weight", type=float, default=None, help="default: 200 (zero-dce), 1600 (zero-dce++)")
+    p.add_argument("--loss-form", choices=["authors", "paper"], default=d.loss_form)
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    cfg = TrainConfig(**vars(args))
+    try:
+        train(cfg)
+    except DCEError as err:
+        print(f"dce-train: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
