@@ -9,7 +9,15 @@ from __future__ import annotations
 from . import curves, errors, losses
 from ._weights import WeightsEntry, flush_denormals, load_state_dict, save_state_dict
 from .curves import ApplyCurves, LECurve, apply_curves, le_curve
-from .errors import ChecksumError, DCEError, ImageDTypeError, ImageShapeError, ImageValueError, WeightsError
+from .errors import (
+    ChecksumError,
+    ConfigError,
+    DCEError,
+    ImageDTypeError,
+    ImageShapeError,
+    ImageValueError,
+    WeightsError,
+)
 from .losses import ZeroReferenceLoss, zero_reference_loss
 from .models import ZeroDCE, ZeroDCEPP
 
@@ -18,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ApplyCurves",
     "ChecksumError",
+    "ConfigError",
     "DCEError",
     "ImageDTypeError",
     "ImageShapeError",

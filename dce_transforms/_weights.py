@@ -88,9 +88,13 @@ def load_state_dict(path: str | os.PathLike[str], *, sha256: str | None = None) 
     if not path.is_file():
         raise WeightsError(f"checkpoint {str(path)!r} does not exist; pass the path of a .safetensors or .pth file.")
     if sha256 is not None:
-        actual = sha256_of(path)
         expected = sha256.lower()
-        if len(expected) < 8 or not actual.startswith(expected):
+        if len(expected) < 8:
+            raise ChecksumError(
+                f"sha256 prefix {sha256!r} is too short to identify a checkpoint: give at least 8 hex characters."
+            )
+        actual = sha256_of(path)
+        if not actual.startswith(expected):
             raise ChecksumError(
                 f"checkpoint {str(path)!r} has sha256 {actual}, expected {expected}: the file is corrupt or "
                 "not the one registered. Reinstall the package or pass the right file."

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .errors import ImageShapeError
+from .errors import ConfigError, ImageShapeError
 
 __all__ = ["le_curve", "apply_curves", "LECurve", "ApplyCurves"]
 
@@ -38,6 +38,8 @@ def le_curve(x: Tensor, alpha: Tensor | float) -> Tensor:
 
 
 def _check_alpha(x: Tensor, alpha: Tensor, iterations: int | None) -> int:
+    if iterations is not None and (isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1):
+        raise ConfigError(f"iterations must be None or a positive integer (the authors use 8), got {iterations!r}.")
     if alpha.ndim != x.ndim:
         raise ImageShapeError(
             f"alpha must have as many dimensions as the image: image {tuple(x.shape)}, alpha {tuple(alpha.shape)}."
@@ -81,8 +83,8 @@ def apply_curves(x: Tensor, alpha: Tensor, *, iterations: int | None = None) -> 
         >>> x = torch.full((1, 3, 2, 2), 0.2)
         >>> apply_curves(x, torch.zeros(1, 24, 2, 2)).equal(x)
         True
-        >>> apply_curves(x, torch.ones(1, 3, 2, 2), iterations=2)[0, 0, 0, 0]
-        tensor(0.5376)
+        >>> apply_curves(x, torch.ones(1, 3, 2, 2), iterations=2)[0, 0, 0, 0]  # 0.2 -> 0.36 -> 0.5904
+        tensor(0.5904)
 
     Reference:
         Guo et al., CVPR 2020, Eq. 2 and 3; Li, Guo, Loy, TPAMI 2021 (shared map).

@@ -14,6 +14,7 @@ __all__ = [
     "ImageValueError",
     "WeightsError",
     "ChecksumError",
+    "ConfigError",
 ]
 
 
@@ -39,3 +40,7 @@ class WeightsError(DCEError, ValueError):
 
 class ChecksumError(WeightsError):
     """A checkpoint's sha256 does not match its registry entry."""
+
+
+class ConfigError(DCEError, ValueError):
+    """An option has a value the operation cannot use (e.g. ``iterations=0``, a misspelt ``form``)."""

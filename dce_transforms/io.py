@@ -115,6 +115,10 @@ class atomic_path:
         self.target.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=self.target.suffix, dir=self.target.parent)
         os.close(fd)
+        # mkstemp creates the file private (0600); give the final file the usual permissions (0666 & ~umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(name, 0o666 & ~umask)
         self.tmp = Path(name)
         return self.tmp
 

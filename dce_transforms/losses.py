@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import ImageShapeError
+from .errors import ConfigError, ImageShapeError
 
 __all__ = [
     "spatial_consistency_loss",
@@ -53,7 +53,9 @@ _EPS = 1e-6
 
 def _check_form(form: str) -> None:
     if form not in ("authors", "paper"):
-        raise ValueError(f"form must be 'authors' or 'paper', got {form!r}.")
+        raise ConfigError(
+            f"form must be 'authors' (the released code) or 'paper' (the printed equations), got {form!r}."
+        )
 
 
 def _f32(t: Tensor) -> Tensor:
@@ -67,7 +69,9 @@ def _no_autocast(t: Tensor):
 
 def _check_pair(name: str, x: Tensor, patch: int, mask: Tensor | None) -> None:
     if x.ndim != 4:
-        raise ImageShapeError(f"{name} expects (B, C, H, W) images, got shape {tuple(x.shape)}.")
+        raise ImageShapeError(
+            f"{name} expects (B, C, H, W) images, got shape {tuple(x.shape)}; add a batch dimension with `x[None]`."
+        )
     if x.shape[-2] < patch or x.shape[-1] < patch:
         raise ImageShapeError(
             f"{name} pools {patch}×{patch} regions, so images must be at least {patch}×{patch}; got "
@@ -154,8 +158,10 @@ def exposure_control_loss(
         form: ``"authors"`` (squared error) or ``"paper"`` (absolute error).
 
     Example:
-        >>> float(exposure_control_loss(torch.full((1, 3, 32, 32), 0.6)))
+        >>> round(float(exposure_control_loss(torch.full((1, 3, 32, 32), 0.6))), 9)
         0.0
+        >>> round(float(exposure_control_loss(torch.full((1, 3, 32, 32), 0.1), form="paper")), 6)  # |0.1 - 0.6|
+        0.5
     """
     _check_form(form)
     _check_pair("exposure_control_loss", enhanced, patch_size, mask)

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from ._checks import check_image
 from ._weights import WeightsEntry, load_state_dict
 from .curves import apply_curves
-from .errors import ImageShapeError, WeightsError
+from .errors import ConfigError, ImageShapeError, WeightsError
 
 __all__ = ["ZeroDCE", "ZeroDCEPP", "WeightsArg", "OFFICIAL_SHA256"]
 
@@ -71,10 +71,14 @@ class _CurveEstimator(nn.Module):
 
     def __init__(self, *, iterations: int, curve_max_side: int | None, validate: bool) -> None:
         super().__init__()
-        if not isinstance(iterations, int) or iterations < 1:
-            raise ValueError(f"iterations must be a positive integer, got {iterations!r}.")
-        if curve_max_side is not None and (not isinstance(curve_max_side, int) or curve_max_side < 8):
-            raise ValueError(f"curve_max_side must be None or an integer >= 8, got {curve_max_side!r}.")
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+            raise ConfigError(f"iterations must be a positive integer (the authors use 8), got {iterations!r}.")
+        if curve_max_side is not None and (
+            isinstance(curve_max_side, bool) or not isinstance(curve_max_side, int) or curve_max_side < 8
+        ):
+            raise ConfigError(
+                f"curve_max_side must be None (full resolution) or an integer >= 8, e.g. 512; got {curve_max_side!r}."
+            )
         self.iterations = iterations
         self.curve_max_side = curve_max_side
         self.validate = validate
@@ -117,20 +121,43 @@ class _CurveEstimator(nn.Module):
         """Curve maps at the resolution of ``x`` (subclasses override for scale_factor)."""
         return self._net(x)
 
-    def estimate_curves(self, x: Tensor) -> Tensor:
-        """Predict the α maps for a checked ``(B, 3, H, W)`` image, at its full resolution."""
-        h, w = x.shape[-2:]
+    def _bounded(self, x: Tensor) -> bool:
+        side = self.curve_max_side
+        return side is not None and max(x.shape[-2:]) > side
+
+    def _estimate_low(self, x: Tensor) -> Tensor:
+        """α maps at the estimation resolution (bounded by ``curve_max_side`` when set)."""
         p = next(self.parameters())
         net_in = x if torch.is_autocast_enabled(x.device.type) else x.to(p.dtype)
-        side = self.curve_max_side
-        if side is not None and max(h, w) > side:
-            ratio = side / max(h, w)
+        if self._bounded(x):
+            h, w = x.shape[-2:]
+            ratio = self.curve_max_side / max(h, w)  # type: ignore[operator]
             small = (max(1, round(h * ratio)), max(1, round(w * ratio)))
-            low = F.interpolate(net_in, size=small, mode="bilinear", align_corners=False, antialias=True)
-            alpha = F.interpolate(self._estimate(low), size=(h, w), mode="bilinear", align_corners=False)
-        else:
-            alpha = self._estimate(net_in)
+            net_in = F.interpolate(net_in, size=small, mode="bilinear", align_corners=False, antialias=True)
+        return self._estimate(net_in)
+
+    def estimate_curves(self, x: Tensor) -> Tensor:
+        """Predict the α maps for a checked ``(B, 3, H, W)`` image, at its full resolution."""
+        alpha = self._estimate_low(x)
+        if alpha.shape[-2:] != x.shape[-2:]:
+            alpha = F.interpolate(alpha, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return alpha.to(x.dtype)
+
+    def _enhance_bounded(self, x: Tensor) -> Tensor:
+        """Bounded-resolution path without full-resolution α for all iterations at once.
+
+        Up-samples one 3-channel map per iteration, so the extra memory at full resolution is
+        one image-sized buffer instead of ``3·n`` channels.
+        """
+        low = self._estimate_low(x)
+        size = x.shape[-2:]
+        if low.shape[1] == 3:
+            a = F.interpolate(low, size=size, mode="bilinear", align_corners=False).to(x.dtype)
+            return apply_curves(x, a, iterations=self.iterations)
+        for i in range(low.shape[1] // 3):
+            a = F.interpolate(low[:, 3 * i : 3 * i + 3], size=size, mode="bilinear", align_corners=False).to(x.dtype)
+            x = x + a * x * (1 - x)
+        return x
 
     def forward(self, x: Tensor, *, return_curves: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Enhance an image.
@@ -150,6 +177,9 @@ class _CurveEstimator(nn.Module):
             raise ImageShapeError(
                 f"the image is on {x4.device} but the model is on {p.device}: move one, e.g. `model.to(x.device)`."
             )
+        if not return_curves and self._bounded(x4):
+            y = self._enhance_bounded(x4)
+            return y.squeeze(0) if unbatched else y
         alpha = self.estimate_curves(x4)
         y = apply_curves(x4, alpha, iterations=self.iterations)
         if unbatched:
@@ -335,8 +365,16 @@ class ZeroDCEPP(_CurveEstimator):
         validate: bool = True,
     ) -> None:
         super().__init__(iterations=iterations, curve_max_side=curve_max_side, validate=validate)
-        if not (isinstance(scale_factor, (int, float)) and math.isfinite(scale_factor) and scale_factor >= 1):
-            raise ValueError(f"scale_factor must be a number >= 1, got {scale_factor!r}.")
+        if (
+            isinstance(scale_factor, bool)
+            or not isinstance(scale_factor, (int, float))
+            or not math.isfinite(scale_factor)
+            or scale_factor < 1
+        ):
+            raise ConfigError(
+                f"scale_factor must be a finite number >= 1 (1 = full resolution, the authors use 12 for large "
+                f"images), got {scale_factor!r}."
+            )
         self.scale_factor = float(scale_factor)
         c = 32
         self.conv1 = _SeparableConv(3, c)

@@ -1,0 +1,406 @@
+"""``dce-eval``: score enhancers side by side on a folder of images.
+
+Rows of the table are enhancers: ``input`` (the identity, a baseline), ours (the shipped weights,
+or each ``--weights`` given), and the authors' released checkpoints when ``--official`` points
+at them. Three modes:
+
+* no reference (default): real low-light photos; no-reference figures only;
+* ``--reference REF_DIR``: well-exposed ground truth, paired with each input by relative path
+  (any image extension; then by unique file stem); adds PSNR and SSIM;
+* ``--simulate``: INPUT_DIR holds *normal-light* images; each is darkened with
+  :func:`dce_transforms.simulate.simulate_low_light` (seeded per file from ``--seed`` and its
+  relative path, so a file gets the same darkening whatever ``--limit`` is), enhanced, and compared
+  with the original (PSNR, SSIM).
+
+Columns (means over images; see :mod:`dce_transforms.metrics`): mean exposure, its absolute error
+from 0.6, the four zero-reference loss terms unweighted (spa, exp, col, tv), their weighted sum as
+in training (loss), lightness-order error (LOE, lightness down-sampled to a 100 px longer side),
+colourfulness (Hasler & Süsstrunk), and PSNR/SSIM when there is a reference.
+
+Examples:
+    dce-eval ../shared/data/lowlight/dicm --official zero-dce=../shared/weights/official/zero_dce_epoch99.pth
+    dce-eval ../shared/data/train/sice --simulate --limit 50 --json sim.json
+    dce-eval low/ --reference high/ --weights runs/a/best.safetensors --weights runs/b/best.safetensors
+
+Exit status: 0 when every image was scored, 1 when some file could not be read or paired
+(reported on stderr, the rest is still scored), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import metrics
+from .enhance import AUTO_CURVE_MAX_SIDE, UsageError, _parse_curve_max_side, build_model, resolve_device
+from .errors import DCEError
+from .io import IMAGE_SUFFIXES, image_to_tensor, list_images, read_image
+from .models import ZeroDCE, ZeroDCEPP
+
+__all__ = ["Method", "EvalResult", "parse_official", "simulation_seed", "find_reference", "evaluate",
+           "format_table", "main"]
+
+_PROG = "dce-eval"
+
+#: Table columns: (key in the per-image scores, header).
+COLUMNS = [
+    ("exposure", "exposure"),
+    ("exposure_error", "exposure err"),  # |mean - 0.6|; no pipes inside a markdown cell
+    ("spa", "spa"),
+    ("exp", "exp"),
+    ("col", "col"),
+    ("tv", "tv"),
+    ("loss", "loss (weighted)"),
+    ("loe", "LOE"),
+    ("colorfulness", "colourfulness"),
+    ("psnr", "PSNR dB"),
+    ("ssim", "SSIM"),
+]
+
+
+@dataclass
+class Method:
+    """One row of the table: a name and a function image → (enhanced, curve maps or None)."""
+
+    name: str
+    run: Callable[[Tensor], tuple[Tensor, Tensor | None]]
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class EvalResult:
+    """Per-image scores of every method, and the files that failed."""
+
+    per_image: dict[str, dict[str, dict[str, float]]]  # method -> file -> metric -> value
+    failed: list[tuple[str, str]]
+    methods: list[Method]
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Mean of each metric over the scored images, per method."""
+        out: dict[str, dict[str, float]] = {}
+        for m in self.methods:
+            rows = list(self.per_image.get(m.name, {}).values())
+            keys = [k for k, _ in COLUMNS if rows and k in rows[0]] + sorted(
+                {k for r in rows for k in r} - {k for k, _ in COLUMNS}
+            )
+            out[m.name] = {k: sum(r[k] for r in rows) / len(rows) for k in keys} if rows else {}
+        return out
+
+
+def _model_method(name: str, model: nn.Module, device: torch.device, info: dict) -> Method:
+    model = model.to(device).eval()
+
+    def run(x: Tensor) -> tuple[Tensor, Tensor | None]:
+        with torch.inference_mode():
+            y, alpha = model(x.to(device)[None], return_curves=True)
+        return y[0].float().cpu(), alpha[0].float().cpu()
+
+    return Method(name, run, info)
+
+
+def _identity(x: Tensor) -> tuple[Tensor, Tensor | None]:
+    return x, None
+
+
+def parse_official(spec: str) -> tuple[str, Path]:
+    """``zero-dce=PATH``, ``zero-dce++=PATH`` or a bare ``PATH`` (model read from the checkpoint keys).
+
+    Example:
+        >>> parse_official("zero-dce++=w/pp.pth")
+        ('zero-dce++', PosixPath('w/pp.pth'))
+    """
+    name, sep, path = spec.partition("=")
+    if sep and name in ("zero-dce", "zero-dce++"):
+        return name, Path(path)
+    if sep and not Path(spec).exists():
+        raise UsageError(f"--official expects zero-dce=PATH, zero-dce++=PATH or PATH, got {spec!r}.")
+    p = Path(spec)
+    if not p.is_file():
+        raise UsageError(f"--official {spec!r}: no such file.")
+    from ._weights import load_state_dict  # noqa: PLC0415
+
+    keys = load_state_dict(p)
+    return ("zero-dce++" if any("depth_conv" in k for k in keys) else "zero-dce"), p
+
+
+def simulation_seed(seed: int, rel: str) -> int:
+    """Seed of the simulated darkening of one file: depends on ``--seed`` and its relative path only.
+
+    Example:
+        >>> simulation_seed(0, "a/b.png") == simulation_seed(0, "a/b.png") != simulation_seed(1, "a/b.png")
+        True
+    """
+    return (int(seed) * 1_000_003 + zlib.crc32(rel.replace("\\", "/").encode())) % (2**63)
+
+
+def find_reference(ref_dir: Path, rel: Path, _index: dict[str, list[Path]] | None = None) -> Path | None:
+    """The ground-truth file for ``rel``: same relative path, else same relative stem with any image
+    extension, else the only file under ``ref_dir`` with that stem."""
+    exact = ref_dir / rel
+    if exact.is_file():
+        return exact
+    for ext in sorted(IMAGE_SUFFIXES):
+        for cand in (ref_dir / rel.with_suffix(ext), ref_dir / rel.with_suffix(ext.upper())):
+            if cand.is_file():
+                return cand
+    if _index is not None:
+        hits = _index.get(rel.stem, [])
+        if len(hits) == 1:
+            return hits[0]
+    return None
+
+
+def _downscale(x: Tensor, max_side: int | None) -> Tensor:
+    h, w = x.shape[-2:]
+    if not max_side or max(h, w) <= max_side:
+        return x
+    r = max_side / max(h, w)
+    size = (max(16, round(h * r)), max(16, round(w * r)))
+    return F.interpolate(x[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
+
+
+def evaluate(
+    input_dir: str | Path,
+    methods: Sequence[Method],
+    *,
+    reference: str | Path | None = None,
+    simulate: bool = False,
+    seed: int = 0,
+    limit: int | None = None,
+    max_side: int | None = None,
+    loe_size: int = 100,
+    progress: bool = True,
+) -> EvalResult:
+    """Score every method on every image of ``input_dir`` (see the module docstring for the modes)."""
+    if reference is not None and simulate:
+        raise UsageError("--reference and --simulate exclude each other: the simulation makes its own references.")
+    root = Path(input_dir)
+    if not root.is_dir():
+        raise UsageError(f"INPUT_DIR {str(root)!r} is not a folder.")
+    files = list_images([root])
+    if limit is not None:
+        files = files[: max(0, limit)]
+    if not files:
+        raise UsageError(f"no images found under {str(root)!r} ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+    ref_root = Path(reference) if reference is not None else None
+    index: dict[str, list[Path]] = {}
+    if ref_root is not None:
+        if not ref_root.is_dir():
+            raise UsageError(f"--reference {str(ref_root)!r} is not a folder.")
+        for f in list_images([ref_root]):
+            index.setdefault(f.stem, []).append(f)
+    if simulate:
+        from .simulate import simulate_low_light  # noqa: PLC0415
+
+    per_image: dict[str, dict[str, dict[str, float]]] = {m.name: {} for m in methods}
+    failed: list[tuple[str, str]] = []
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    for f in tqdm(files, desc=_PROG, unit="img", disable=not progress, file=sys.stderr, dynamic_ncols=True):
+        rel = f.relative_to(root)
+        key = rel.as_posix()
+        try:
+            x = image_to_tensor(read_image(f))
+            ref: Tensor | None = None
+            if ref_root is not None:
+                rf = find_reference(ref_root, rel, index)
+                if rf is None:
+                    raise DCEError(
+                        f"no reference image for {key} under {str(ref_root)!r} (same relative path or stem)."
+                    )
+                ref = image_to_tensor(read_image(rf))
+                if ref.shape != x.shape:
+                    raise DCEError(
+                        f"reference {str(rf)!r} is {tuple(ref.shape[1:])} but the input is {tuple(x.shape[1:])}; "
+                        "pairs must have the same size."
+                    )
+                ref = _downscale(ref, max_side)
+            x = _downscale(x, max_side)
+            if simulate:
+                ref = x
+                x = simulate_low_light(x, seed=simulation_seed(seed, key))
+            scores = {}
+            for m in methods:
+                y, alpha = m.run(x)
+                scores[m.name] = metrics.score(y, x, alpha, reference=ref, loe_size=loe_size)
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:  # noqa: BLE001 - one bad file must not stop the evaluation
+            reason = str(err) if isinstance(err, DCEError) else f"{type(err).__name__}: {err}"
+            failed.append((key, reason))
+            tqdm.write(f"{_PROG}: skipped {f}: {reason}", file=sys.stderr)
+            continue
+        for name, s in scores.items():
+            per_image[name][key] = s
+    return EvalResult(per_image=per_image, failed=failed, methods=list(methods))
+
+
+def _fmt(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v == 0:
+        return "0"
+    if abs(v) >= 100:
+        return f"{v:.1f}"
+    if abs(v) >= 1:
+        return f"{v:.3f}"
+    return f"{v:.4f}" if abs(v) >= 1e-3 else f"{v:.2e}"
+
+
+def format_table(result: EvalResult) -> str:
+    """The summary as a GitHub markdown table (one row per method)."""
+    summary = result.summary()
+    present = [(k, h) for k, h in COLUMNS if any(k in s for s in summary.values())]
+    n = {m.name: len(result.per_image.get(m.name, {})) for m in result.methods}
+    lines = ["| method | images | " + " | ".join(h for _, h in present) + " |",
+             "|---|---:|" + "---:|" * len(present)]
+    for m in result.methods:
+        s = summary.get(m.name, {})
+        lines.append(f"| {m.name} | {n[m.name]} | " + " | ".join(_fmt(s[k]) if k in s else "n/a" for k, _ in present)
+                     + " |")
+    return "\n".join(lines)
+
+
+def _jsonable(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=_PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input_dir", metavar="INPUT_DIR", help="folder of images (searched recursively)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--reference", metavar="REF_DIR",
+                      help="folder of well-exposed ground truth, paired by relative path")
+    mode.add_argument("--simulate", action="store_true",
+                      help="INPUT_DIR holds normal-light images: darken them (seeded) and score against the originals")
+    p.add_argument("--model", choices=["zero-dce", "zero-dce++"], default="zero-dce",
+                   help="our model (default %(default)s)")
+    p.add_argument("--weights", action="append", default=None, metavar="W",
+                   help="our weights (shipped name or file); repeat to compare several (default: the shipped weights)")
+    p.add_argument("--no-ours", action="store_true", help="leave our model out (compare only input and --official)")
+    p.add_argument("--official", action="append", default=[], metavar="[MODEL=]PATH",
+                   help="the authors' checkpoint (non-commercial licence; comparison only): zero-dce=PATH or "
+                        "zero-dce++=PATH; repeatable")
+    p.add_argument("--scale-factor", type=float, default=None, help="zero-dce++ curve estimation scale (default 1)")
+    p.add_argument("--curve-max-side", type=_parse_curve_max_side, default=AUTO_CURVE_MAX_SIDE, metavar="N",
+                   help=f"as in dce-enhance: auto (= {AUTO_CURVE_MAX_SIDE}), none, or N")
+    p.add_argument("--seed", type=int, default=0, help="seed of --simulate (default %(default)s)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="score only the first N images (sorted by path)")
+    p.add_argument("--max-side", type=int, default=None, metavar="N",
+                   help="down-scale images (and references) so the longer side is at most N px before scoring")
+    p.add_argument("--loe-size", type=int, default=100, help="longer side of the LOE lightness maps (default 100)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--json", metavar="OUT.json", help="write settings, summaries and per-image figures as JSON")
+    p.add_argument("--markdown", metavar="OUT.md", help="also write the markdown table to this file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _build_methods(args: argparse.Namespace, device: torch.device) -> list[Method]:
+    methods = [Method("input", _identity, {"kind": "identity"})]
+    if not args.no_ours:
+        for w in args.weights or ["default"]:
+            if w == "default":
+                shipped = {"zero-dce": ZeroDCE, "zero-dce++": ZeroDCEPP}[args.model].default_weights
+                label = "shipped" if shipped else "random init: no shipped weights yet"
+            else:
+                label = Path(w).name if Path(w).suffix else w
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = build_model(args.model, weights=w, curve_max_side=args.curve_max_side,
+                                    scale_factor=args.scale_factor if args.model == "zero-dce++" else None)
+            for c in caught:
+                print(f"{_PROG}: warning: {c.message}", file=sys.stderr)
+            methods.append(_model_method(f"{args.model} ({label})", model, device,
+                                         {"kind": "ours", "model": args.model, "weights": w}))
+    for spec in args.official:
+        name, path = parse_official(spec)
+        if name == "zero-dce++":
+            model = ZeroDCEPP.from_official(path, scale_factor=args.scale_factor or 1.0,
+                                            curve_max_side=args.curve_max_side, validate=False)
+        else:
+            model = ZeroDCE.from_official(path, curve_max_side=args.curve_max_side, validate=False)
+        methods.append(_model_method(f"{name} (official)", model, device,
+                                     {"kind": "official", "model": name, "weights": str(path)}))
+    names = [m.name for m in methods]
+    if len(set(names)) != len(names):
+        raise UsageError(f"two enhancers have the same name ({names}); give each --weights a different file name.")
+    return methods
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``dce-eval``; returns the exit status (0 ok, 1 some files failed, 2 usage error)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        if args.limit is not None and args.limit < 1:
+            raise UsageError(f"--limit must be at least 1, got {args.limit}.")
+        if args.max_side is not None and args.max_side < 16:
+            raise UsageError(f"--max-side must be at least 16, got {args.max_side}.")
+        if args.loe_size < 2:
+            raise UsageError(f"--loe-size must be at least 2, got {args.loe_size}.")
+        device = resolve_device(args.device)
+        methods = _build_methods(args, device)
+        result = evaluate(args.input_dir, methods, reference=args.reference, simulate=args.simulate, seed=args.seed,
+                          limit=args.limit, max_side=args.max_side, loe_size=args.loe_size, progress=not args.quiet)
+    except DCEError as err:
+        print(f"{_PROG}: error: {err}", file=sys.stderr)
+        return 2
+    mode = "simulate" if args.simulate else "reference" if args.reference else "no-reference"
+    table = format_table(result)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        head = f"`dce-eval {args.input_dir}` ({mode}; seed {args.seed}; max side {args.max_side or 'full'})\n\n"
+        Path(args.markdown).write_text(head + table + "\n")
+    if args.json:
+        doc = {
+            "input_dir": str(args.input_dir),
+            "mode": mode,
+            "reference": args.reference,
+            "seed": args.seed,
+            "limit": args.limit,
+            "max_side": args.max_side,
+            "loe_size": args.loe_size,
+            "curve_max_side": args.curve_max_side,
+            "device": str(device),
+            "note": "non-finite values (e.g. PSNR of identical images) are written as null",
+            "methods": [
+                {"name": m.name, **m.info, "summary": result.summary()[m.name], "per_image": result.per_image[m.name]}
+                for m in result.methods
+            ],
+            "failed": [{"file": f, "reason": r} for f, r in result.failed],
+        }
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    if result.failed:
+        print(f"{_PROG}: {len(result.failed)} file(s) could not be scored (see above).", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,538 @@
+"""Pipeline transforms: enhancement and low-light simulation for any image type.
+
+:class:`Enhance`, :class:`RandomEnhance` and :class:`RandomLowLight` are ``nn.Module``\\ s that
+accept what image pipelines carry and return the same type, shape and dtype:
+
+- tensors ``(3, H, W)`` / ``(B, 3, H, W)`` (any leading dimensions), float in [0, 1] or uint8;
+- PIL images (RGB, L, RGBA; other modes go through RGB);
+- NumPy arrays ``HWC`` / ``HW`` / ``NHWC``, uint8, uint16 or float in [0, 1].
+
+One-channel images are replicated to RGB, processed, and converted back with the ITU-R 601 luma
+weights; a fourth (alpha) channel is kept unchanged. ``bgr=True`` reads and writes tensors and
+arrays in BGR order (OpenCV, Ultralytics). Float tensors stay differentiable.
+
+Random transforms only draw parameters (:meth:`RandomEnhance.make_params`,
+:meth:`RandomLowLight.make_params`), then call the deterministic functions :func:`enhance`
+and :func:`dce_transforms.simulate.darken`.
+
+This module imports neither torchvision nor PIL: a PIL image is recognised only if PIL is
+already loaded. The framework-specific adapters live in :mod:`dce_transforms.integrations`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any, Callable, ClassVar, Union
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .errors import ConfigError, ImageDTypeError, ImageShapeError
+from .models import WeightsArg, ZeroDCE, ZeroDCEPP
+from .simulate import darken, sample_params
+
+__all__ = [
+    "ADAPTERS",
+    "Enhance",
+    "PipelineAdapter",
+    "RandomEnhance",
+    "RandomLowLight",
+    "build_model",
+    "enhance",
+    "apply_to_image",
+]
+
+#: Every pipeline adapter class, by ``module.qualname``; filled as classes are defined.
+ADAPTERS: dict[str, type] = {}
+
+_LUMA = (0.299, 0.587, 0.114)
+_MODELS = {"zerodce": ZeroDCE, "zerodce++": ZeroDCEPP, "zerodcepp": ZeroDCEPP}
+
+
+class PipelineAdapter:
+    """Marker mixin of every pipeline adapter; subclasses register themselves in :data:`ADAPTERS`.
+
+    Attributes:
+        framework: which pipeline the class plugs into (``"core"``, ``"torchvision"``, ``"kornia"``,
+            ``"albumentations"``); the contract tests pick their harness from it.
+        kind: ``"enhance"`` (takes a model: ``model=``/``model_name=``/``weights=``) or ``"lowlight"``
+            (takes ``seed=`` and the ranges of :func:`dce_transforms.simulate.sample_params`).
+    """
+
+    framework: ClassVar[str] = "core"
+    kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            ADAPTERS[f"{cls.__module__}.{cls.__qualname__}"] = cls
+
+
+def build_model(model_name: str = "zero-dce", *, weights: WeightsArg = "default", **model_kwargs: Any) -> nn.Module:
+    """Build an enhancer by name.
+
+    Args:
+        model_name: ``"zero-dce"`` or ``"zero-dce++"`` (case, ``-`` and ``_`` are ignored; ``"zero-dce-pp"`` works).
+        weights: as for :class:`dce_transforms.ZeroDCE`.
+        **model_kwargs: further constructor options (``iterations``, ``curve_max_side``, ``scale_factor``...).
+
+    Returns:
+        The model, on the CPU, in eval mode.
+
+    Raises:
+        ConfigError: unknown model name.
+
+    Example:
+        >>> type(build_model("Zero-DCE++", weights=None, scale_factor=4)).__name__
+        'ZeroDCEPP'
+    """
+    key = str(model_name).lower().replace("-", "").replace("_", "").replace(" ", "")
+    cls = _MODELS.get(key)
+    if cls is None:
+        raise ConfigError(f"unknown model_name {model_name!r}: use 'zero-dce' or 'zero-dce++'.")
+    return cls(weights=weights, **model_kwargs).eval()
+
+
+# -- image type handling ---------------------------------------------------------------------------------------
+
+
+def _is_pil(img: object) -> bool:
+    pil = sys.modules.get("PIL.Image")
+    return pil is not None and isinstance(img, pil.Image)
+
+
+def _to_float(t: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+    """Integer or float tensor to float in [0, 1], and the function that converts back."""
+    if t.is_floating_point():
+        dtype = t.dtype
+        return t, lambda y: y.to(dtype)
+    scales = {torch.uint8: 255.0, torch.uint16: 65535.0}
+    if t.dtype not in scales:
+        raise ImageDTypeError(
+            f"images must be float in [0, 1], uint8 or uint16, got dtype {t.dtype}. "
+            "Convert it with `x.float() / x.max()` or to uint8 first."
+        )
+    scale, dtype = scales[t.dtype], t.dtype
+
+    def back(y: Tensor) -> Tensor:
+        return (y.detach() * scale).round_().clamp_(0, scale).to(dtype)
+
+    return t.float() / scale, back
+
+
+def _to_rgb(x: Tensor, *, bgr: bool) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+    """``(B, C, H, W)`` with C in {1, 3, 4} to RGB ``(B, 3, H, W)``, and the function that converts back."""
+    c = x.shape[1]
+    if c == 3:
+        rgb, extra = x, None
+    elif c == 4:
+        rgb, extra = x[:, :3], x[:, 3:]
+    elif c == 1:
+        rgb, extra = x.expand(-1, 3, -1, -1), None
+    else:
+        raise ImageShapeError(
+            f"images must have 1 (gray), 3 (RGB) or 4 (RGBA) channels, got {c} in shape {tuple(x.shape)}. "
+            "Tensors are channels-first (C, H, W); arrays are channels-last (H, W, C)."
+        )
+    if bgr and c != 1:
+        rgb = rgb.flip(1)
+
+    def back(y: Tensor) -> Tensor:
+        if c == 1:
+            w = torch.tensor(_LUMA, dtype=y.dtype, device=y.device).view(1, 3, 1, 1)
+            return (y * w).sum(1, keepdim=True).clamp(0, 1)
+        if bgr:
+            y = y.flip(1)
+        return y if extra is None else torch.cat([y, extra.to(y.dtype)], 1)
+
+    return rgb, back
+
+
+def _apply_tensor(img: Tensor, fn: Callable[[Tensor], Tensor], *, bgr: bool) -> Tensor:
+    if img.ndim < 3:
+        raise ImageShapeError(
+            f"image tensors must be (C, H, W) or (B, C, H, W), got shape {tuple(img.shape)}. "
+            "Add a channel dimension to a gray image with `x.unsqueeze(0)`."
+        )
+    shape = img.shape
+    x, to_dtype = _to_float(img.reshape(-1, *shape[-3:]))
+    rgb, to_channels = _to_rgb(x, bgr=bgr)
+    return to_dtype(to_channels(fn(rgb))).reshape(shape)
+
+
+def _apply_array(img: np.ndarray, fn: Callable[[Tensor], Tensor], *, bgr: bool) -> np.ndarray:
+    src = np.ascontiguousarray(img) if img.flags.writeable else np.array(img)  # torch wants writable memory
+    if img.ndim == 2:
+        t = torch.from_numpy(src)[None, None]
+    elif img.ndim == 3:
+        t = torch.from_numpy(src).permute(2, 0, 1)[None]
+    elif img.ndim == 4:
+        t = torch.from_numpy(src).permute(0, 3, 1, 2)
+    else:
+        raise ImageShapeError(
+            f"image arrays must be (H, W), (H, W, C) or (N, H, W, C), got shape {img.shape}. "
+            "For a channels-first array use `np.moveaxis(a, 0, -1)`."
+        )
+    if img.dtype == np.float64 or img.dtype == np.float16:
+        t = t.float()
+    out = _apply_tensor(t, fn, bgr=bgr)
+    if img.ndim == 2:
+        arr = out[0, 0]
+    elif img.ndim == 3:
+        arr = out[0].permute(1, 2, 0)
+    else:
+        arr = out.permute(0, 2, 3, 1)
+    return np.ascontiguousarray(arr.detach().cpu().numpy()).astype(img.dtype, copy=False)
+
+
+def _apply_pil(img: Any, fn: Callable[[Tensor], Tensor]) -> Any:
+    from PIL import Image  # noqa: PLC0415 - only reached when PIL is already loaded
+
+    mode = img.mode
+    if mode in ("RGB", "L", "RGBA"):
+        return Image.fromarray(_apply_array(np.asarray(img), fn, bgr=False), mode=mode)
+    out = Image.fromarray(_apply_array(np.asarray(img.convert("RGB")), fn, bgr=False), mode="RGB")
+    return out.convert(mode)
+
+
+def apply_to_image(img: Any, fn: Callable[[Tensor], Tensor], *, bgr: bool = False) -> Any:
+    """Apply a float RGB batch function to any supported image, returning the same type and dtype.
+
+    Args:
+        img: a tensor ``(..., C, H, W)``, a PIL image, or an array ``(H, W)``, ``(H, W, C)``, ``(N, H, W, C)``;
+            C in {1, 3, 4}; float in [0, 1], uint8 or uint16.
+        fn: maps a float ``(B, 3, H, W)`` RGB batch in [0, 1] to one of the same shape.
+        bgr: tensors and arrays hold BGR (ignored for PIL images, which are RGB).
+
+    Returns:
+        ``fn`` applied, in the type, shape and dtype of ``img`` (integer outputs rounded).
+
+    Raises:
+        ImageDTypeError: an unsupported type or dtype.
+        ImageShapeError: an unsupported shape or channel count.
+
+    Example:
+        >>> a = np.full((4, 5, 3), 100, dtype=np.uint8)
+        >>> out = apply_to_image(a, lambda x: x * 2)
+        >>> out.dtype, out.shape, int(out[0, 0, 0])
+        (dtype('uint8'), (4, 5, 3), 200)
+    """
+    if isinstance(img, Tensor):
+        return _apply_tensor(img, fn, bgr=bgr)
+    if isinstance(img, np.ndarray):
+        return _apply_array(img, fn, bgr=bgr)
+    if _is_pil(img):
+        return _apply_pil(img, fn)
+    raise ImageDTypeError(
+        f"unsupported image type {type(img).__name__}: pass a torch.Tensor (C, H, W), a PIL image "
+        "or a NumPy array (H, W, C)."
+    )
+
+
+def _batch_of(img: Any) -> int:
+    """Number of images :func:`apply_to_image` will pass to ``fn`` in one batch."""
+    if isinstance(img, Tensor):
+        return int(np.prod(img.shape[:-3])) if img.ndim >= 3 else 1
+    if isinstance(img, np.ndarray) and img.ndim == 4:
+        return int(img.shape[0])
+    return 1
+
+
+# -- the deterministic operation ---------------------------------------------------------------------------------
+
+
+def _per_image(value: float | Tensor, x: Tensor) -> Tensor | float:
+    if isinstance(value, Tensor):
+        return value.to(device=x.device, dtype=x.dtype).reshape(-1, 1, 1, 1)
+    return float(value)
+
+
+def enhance(img: Tensor, model: nn.Module, *, strength: float | Tensor = 1.0) -> Tensor:
+    """Enhance images with a model, blended with the input by ``strength``.
+
+    ``out = img + strength · (model(img) − img)``: 1 is the model's output, 0 the input.
+
+    Args:
+        img: ``(B, 3, H, W)`` or ``(3, H, W)``, float RGB in [0, 1].
+        model: an enhancer, e.g. :class:`dce_transforms.ZeroDCE`, on the image's device.
+        strength: in [0, 1], a number or a ``(B,)`` tensor (one value per image).
+
+    Returns:
+        The enhanced images, same shape, dtype and device as ``img``; differentiable.
+
+    Example:
+        >>> from dce_transforms import ZeroDCE
+        >>> model = ZeroDCE(weights=None).reset_to_identity()
+        >>> x = torch.rand(2, 3, 8, 8)
+        >>> torch.equal(enhance(x, model, strength=0.5), x)
+        True
+    """
+    if isinstance(strength, (int, float)) and strength == 1:
+        return model(img)
+    y = model(img)
+    s = _per_image(strength, img)
+    return img + s * (y - img)
+
+
+def _check_range(value: float | tuple[float, float], *, name: str, low: float, high: float) -> tuple[float, float]:
+    lo, hi = (value, value) if isinstance(value, (int, float)) else tuple(value)
+    lo, hi = float(lo), float(hi)
+    if not (low <= lo <= hi <= high):
+        raise ConfigError(f"{name} must be a number or a (low, high) tuple within [{low:g}, {high:g}], got {value!r}.")
+    return lo, hi
+
+
+def _check_p(p: float) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ConfigError(f"p (the probability of applying the transform) must be in [0, 1], got {p!r}.")
+    return float(p)
+
+
+class _Random:
+    """A transform's random source: a seed, an explicit generator, or the global generator.
+
+    A seeded source re-seeds itself once in each DataLoader worker from the seed and the worker's
+    seed (which PyTorch derives from the main process's generator every epoch), so workers do not
+    repeat each other and epochs do not repeat.
+    """
+
+    def __init__(self, seed: int | None, generator: torch.Generator | None) -> None:
+        if seed is not None and generator is not None:
+            raise ConfigError("pass either seed or generator, not both.")
+        self.seed = seed
+        self.explicit = generator
+        self._gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        self._worker_key: tuple[int, int] | None = None
+
+    def get(self) -> torch.Generator | None:
+        if self.explicit is not None:
+            return self.explicit
+        if self.seed is None:
+            return None
+        info = torch.utils.data.get_worker_info()
+        if info is not None:
+            key = (os.getpid(), int(info.seed))
+            if key != self._worker_key:
+                self._worker_key = key
+                self._gen = torch.Generator().manual_seed((int(self.seed) * 1_000_003 + int(info.seed)) % 2**63)
+        return self._gen
+
+
+class Enhance(PipelineAdapter, nn.Module):
+    """Low-light enhancement as a pipeline transform, for tensors, PIL images and arrays.
+
+    Returns the input's type, shape and dtype (uint8 in, uint8 out; PIL in, PIL out). Works in
+    ``torchvision.transforms.Compose`` and anywhere a callable is expected.
+
+    Gradients: the model runs under ``torch.no_grad`` unless the input requires grad or the
+    transform is in training mode (``.train()``), so a data pipeline records no autograd graph
+    while a float tensor stays differentiable end to end. The transform starts in eval mode.
+
+    Args:
+        model: an enhancer module; None builds one from ``model_name`` and ``weights``.
+        model_name: ``"zero-dce"`` or ``"zero-dce++"``, used when ``model`` is None.
+        weights: weights for a built model (see :class:`dce_transforms.ZeroDCE`).
+        device: where the model runs; inputs elsewhere are moved there and back.
+        strength: blend between input (0) and enhanced output (1).
+        bgr: tensors and arrays are BGR (OpenCV, Ultralytics).
+        **model_kwargs: options of the built model (``curve_max_side``, ``scale_factor``...).
+
+    Example:
+        >>> from dce_transforms import ZeroDCE
+        >>> model = ZeroDCE(weights=None)
+        >>> t = Enhance(model)
+        >>> img = np.random.default_rng(0).integers(0, 80, (16, 16, 3), dtype=np.uint8)
+        >>> t(img).dtype, t(img).shape
+        (dtype('uint8'), (16, 16, 3))
+        >>> x = torch.rand(3, 16, 16, requires_grad=True)
+        >>> t(x).requires_grad
+        True
+    """
+
+    kind = "enhance"
+
+    def __init__(
+        self,
+        model: nn.Module | None = None,
+        *,
+        model_name: str = "zero-dce",
+        weights: WeightsArg = "default",
+        device: str | torch.device | None = None,
+        strength: float = 1.0,
+        bgr: bool = False,
+        **model_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if model is None:
+            model = build_model(model_name, weights=weights, **model_kwargs)
+        elif model_kwargs:
+            raise ConfigError(f"options {sorted(model_kwargs)} only apply when the transform builds its model.")
+        if not callable(model):
+            raise ConfigError(f"model must be an nn.Module (e.g. ZeroDCE()), got {type(model).__name__}.")
+        self.model = model if device is None else model.to(device)
+        self.model_name = model_name
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)):
+            raise ConfigError(f"strength must be a number in [0, 1] (use RandomEnhance for a range), got {strength!r}.")
+        self.strength = _check_range(strength, name="strength", low=0.0, high=1.0)[0]
+        self.bgr = bool(bgr)
+        self.training = False  # the wrapper only: a model passed in keeps its own mode
+
+    def _model_device(self) -> torch.device | None:
+        p = next(iter(self.model.parameters()), None)
+        return None if p is None else p.device
+
+    def _grad_context(self, img: Any) -> contextlib.AbstractContextManager:
+        wants = self.training or (isinstance(img, Tensor) and img.requires_grad)
+        return contextlib.nullcontext() if wants else torch.no_grad()
+
+    def _run(self, x: Tensor, strength: float | Tensor) -> Tensor:
+        dev = self._model_device()
+        if dev is not None and dev != x.device:
+            return enhance(x.to(dev), self.model, strength=strength).to(x.device)
+        return enhance(x, self.model, strength=strength)
+
+    def forward(self, img: Any) -> Any:
+        """Enhance ``img`` (tensor, PIL image or array) and return the same type."""
+        with self._grad_context(img):
+            return apply_to_image(img, lambda x: self._run(x, self.strength), bgr=self.bgr)
+
+    def extra_repr(self) -> str:
+        return f"strength={self.strength}, bgr={self.bgr}"
+
+
+class RandomEnhance(Enhance):
+    """Enhance each image with probability ``p`` and a random strength (blend with the input).
+
+    Parameters are drawn first (:meth:`make_params`), then :func:`enhance` applies them. Images
+    not selected come back unchanged (bit-exact).
+
+    Args:
+        model: as for :class:`Enhance`.
+        p: probability of enhancing each image.
+        strength: ``(low, high)`` range within [0, 1] of the blend factor, drawn uniformly per image.
+        seed: seed of the transform's own generator (reproducible, per-worker in DataLoaders).
+        generator: an explicit generator instead of ``seed``; None with no seed uses the global one.
+        bgr: tensors and arrays are BGR.
+        **kwargs: ``model_name``, ``weights``, ``device`` and model options, as for :class:`Enhance`.
+
+    Example:
+        >>> from dce_transforms import ZeroDCE
+        >>> t = RandomEnhance(ZeroDCE(weights=None), p=1.0, strength=(0.2, 0.8), seed=0)
+        >>> params = t.make_params(3)
+        >>> params["apply"].tolist(), bool(((params["strength"] >= 0.2) & (params["strength"] <= 0.8)).all())
+        ([True, True, True], True)
+    """
+
+    kind = "enhance"
+
+    def __init__(
+        self,
+        model: nn.Module | None = None,
+        *,
+        p: float = 0.5,
+        strength: float | tuple[float, float] = (0.5, 1.0),
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        bgr: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(model, bgr=bgr, **kwargs)
+        self.p = _check_p(p)
+        self.strength_range = _check_range(strength, name="strength", low=0.0, high=1.0)
+        self._random = _Random(seed, generator)
+
+    def make_params(self, batch: int) -> dict[str, Tensor]:
+        """Draw ``apply`` (bool, ``(batch,)``) and ``strength`` (``(batch,)``) on the CPU."""
+        gen = self._random.get()
+        apply = torch.rand(batch, generator=gen) < self.p
+        lo, hi = self.strength_range
+        strength = lo + (hi - lo) * torch.rand(batch, generator=gen)
+        return {"apply": apply, "strength": strength}
+
+    def apply_params(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        """Apply drawn parameters to a float RGB batch (deterministic)."""
+        apply = params["apply"]
+        if not bool(apply.any()):
+            return x
+        strength = torch.where(apply, params["strength"], torch.zeros_like(params["strength"]))
+        return self._run(x, strength)
+
+    def forward(self, img: Any) -> Any:
+        """Randomly enhance ``img`` (tensor, PIL image or array) and return the same type."""
+        params = self.make_params(_batch_of(img))
+        if not bool(params["apply"].any()):
+            return img
+        with self._grad_context(img):
+            return apply_to_image(img, lambda x: self.apply_params(x, params), bgr=self.bgr)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, strength={self.strength_range}, bgr={self.bgr}"
+
+
+class RandomLowLight(PipelineAdapter, nn.Module):
+    """Simulate low light with random camera parameters (:mod:`dce_transforms.simulate`).
+
+    Parameters are drawn first (:meth:`make_params`), then :func:`dce_transforms.simulate.darken`
+    applies them with noise from the same generator. Returns the input's type, shape and dtype.
+
+    Args:
+        p: probability of darkening each image.
+        seed: seed of the transform's own generator (reproducible sequence; per-worker in DataLoaders).
+        generator: an explicit generator instead of ``seed``; None with no seed uses the global one.
+        bgr: tensors and arrays are BGR.
+        **ranges: ``exposure``, ``gamma``, ``shot_noise``, ``read_noise`` as ``(low, high)`` and
+            ``color_shift``, as for :func:`dce_transforms.simulate.sample_params`.
+
+    Example:
+        >>> t = RandomLowLight(seed=0, exposure=(0.1, 0.2))
+        >>> x = torch.full((3, 8, 8), 0.8)
+        >>> bool(t(x).mean() < 0.2)
+        True
+    """
+
+    kind = "lowlight"
+
+    def __init__(
+        self,
+        p: float = 1.0,
+        *,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        bgr: bool = False,
+        **ranges: Any,
+    ) -> None:
+        super().__init__()
+        self.p = _check_p(p)
+        sample_params(1, generator=torch.Generator(), **ranges)  # validate now, not in the first batch
+        self.ranges = dict(ranges)
+        self.bgr = bool(bgr)
+        self._random = _Random(seed, generator)
+
+    def make_params(self, batch: int) -> dict[str, Any]:
+        """Draw ``apply`` (bool, ``(batch,)``) and the :class:`~dce_transforms.simulate.LowLightParams`."""
+        gen = self._random.get()
+        apply = torch.rand(batch, generator=gen) < self.p
+        return {"apply": apply, "params": sample_params(batch, generator=gen, **self.ranges)}
+
+    def apply_params(self, x: Tensor, params: dict[str, Any]) -> Tensor:
+        """Darken a float RGB batch with drawn parameters; noise from the transform's generator."""
+        apply = params["apply"]
+        if not bool(apply.any()):
+            return x
+        y = darken(x, generator=self._random.get(), **params["params"].as_kwargs())
+        if bool(apply.all()):
+            return y
+        return torch.where(apply.to(x.device).view(-1, 1, 1, 1), y, x)
+
+    def forward(self, img: Any) -> Any:
+        """Darken ``img`` (tensor, PIL image or array) and return the same type."""
+        params = self.make_params(_batch_of(img))
+        if not bool(params["apply"].any()):
+            return img
+        return apply_to_image(img, lambda x: self.apply_params(x, params), bgr=self.bgr)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, ranges={self.ranges}, bgr={self.bgr}"
