@@ -420,3 +420,44 @@ class ZeroDCEPP(_CurveEstimator):
 
     def extra_repr(self) -> str:
         return f"scale_factor={self.scale_factor}, " + super().extra_repr()
+
+
+# -- shipped weights -------------------------------------------------------------------------------
+_SICE_CREDIT = (
+    "trained on 1,801 of the 2,002 SICE Part 1 multi-exposure images (Cai, Gu, Zhang, TIP 2018) as published with "
+    "the Zero-DCE++ code; scenes 1802-2002 held out (docs/model_card/sice_holdout.txt)"
+)
+
+ZeroDCE.weights_registry = {
+    "sice-v1": WeightsEntry(
+        name="sice-v1",
+        file="zero_dce_sice_v1-97a88f9c.safetensors",
+        sha256="97a88f9ca2c971eeb3b8f667d726062b793b586b80f980f35aa5176b5f070adb",
+        license="Apache-2.0 (weights trained by the dce_transforms developers)",
+        paper=_PAPER_DCE,
+        recipe=(
+            "dce-train ../shared/data/train/sice --exclude-list docs/model_card/sice_holdout.txt --model zero-dce "
+            "--crop 128 --lr 5e-4 --max-steps 2400 --save-every 200 --workers 1 --seed 0; stopped at step 1000 "
+            "(batch 8, about 4.4 epochs, 76 min on 2 shared CPU cores); " + _SICE_CREDIT
+        ),
+        meta={"steps": 1000, "batch_size": 8, "crop": 128, "lr": 5e-4},
+    )
+}
+ZeroDCE.default_weights = "sice-v1"
+
+ZeroDCEPP.weights_registry = {
+    "sice-v1": WeightsEntry(
+        name="sice-v1",
+        file="zero_dce_pp_sice_v1-4e5d54c6.safetensors",
+        sha256="4e5d54c6488b36d8f893ed278dc21b88032269985402d5c0139ec746bdc907f3",
+        license="Apache-2.0 (weights trained by the dce_transforms developers)",
+        paper=_PAPER_DCEPP,
+        recipe=(
+            "dce-train ../shared/data/train/sice --exclude-list docs/model_card/sice_holdout.txt --model zero-dce++ "
+            "--crop 128 --lr 5e-4 --max-steps 2400 --save-every 200 --workers 1 --seed 0; stopped at step 1400 "
+            "(batch 8, about 6.2 epochs, 83 min on 2 shared CPU cores); " + _SICE_CREDIT
+        ),
+        meta={"steps": 1400, "batch_size": 8, "crop": 128, "lr": 5e-4},
+    )
+}
+ZeroDCEPP.default_weights = "sice-v1"
