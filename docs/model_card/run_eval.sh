@@ -10,11 +10,11 @@ dce-eval /tmp/sice_holdout_wellexposed --simulate --seed 0 --model zero-dce --of
   --json $out/sim_zero_dce.json --markdown $out/sim_zero_dce.md -q
 dce-eval /tmp/sice_holdout_wellexposed --simulate --seed 0 --model zero-dce++ --official zero-dce++=$off/zero_dce_pp_epoch99.pth \
   --json $out/sim_zero_dce_pp.json --markdown $out/sim_zero_dce_pp.md -q
-dce-eval "$shared/data/lowlight/dicm" --model zero-dce --official zero-dce=$off/zero_dce_epoch99.pth \
+dce-eval "$shared/data/lowlight/dicm" --limit 24 --model zero-dce --official zero-dce=$off/zero_dce_epoch99.pth \
   --json $out/dicm_zero_dce.json --markdown $out/dicm_zero_dce.md -q
-dce-eval "$shared/data/lowlight/dicm" --model zero-dce++ --official zero-dce++=$off/zero_dce_pp_epoch99.pth \
+dce-eval "$shared/data/lowlight/dicm" --limit 24 --model zero-dce++ --official zero-dce++=$off/zero_dce_pp_epoch99.pth \
   --json $out/dicm_zero_dce_pp.json --markdown $out/dicm_zero_dce_pp.md -q
-dce-eval "$shared/data/lowlight/sice_real" --max-side 512 --model zero-dce --official zero-dce=$off/zero_dce_epoch99.pth \
+dce-eval "$shared/data/lowlight/sice_real" --limit 12 --max-side 512 --model zero-dce --official zero-dce=$off/zero_dce_epoch99.pth \
   --json $out/sice_real_zero_dce.json --markdown $out/sice_real_zero_dce.md -q
-dce-eval "$shared/data/lowlight/sice_real" --max-side 512 --model zero-dce++ --official zero-dce++=$off/zero_dce_pp_epoch99.pth \
+dce-eval "$shared/data/lowlight/sice_real" --limit 12 --max-side 512 --model zero-dce++ --official zero-dce++=$off/zero_dce_pp_epoch99.pth \
   --json $out/sice_real_zero_dce_pp.json --markdown $out/sice_real_zero_dce_pp.md -q
