@@ -1,0 +1,401 @@
+"""Switchable fast inference paths for :class:`~dce_transforms.ZeroDCE` and :class:`~dce_transforms.ZeroDCEPP`.
+
+:func:`optimize` wraps a model in a :class:`FastEnhancer` with the same call contract
+(``(B, 3, H, W)`` or ``(3, H, W)`` float image in [0, 1] in, enhanced image out). Each
+optimisation is a switch, so that its effect and its agreement with the plain model can be
+measured on its own (``benchmarks/bench.py`` does, side by side with ``benchmarks/baseline.py``):
+
+=====================  ==========================================================================
+switch                 what it does
+=====================  ==========================================================================
+``compile``            ``torch.compile`` (Inductor) of the whole enhancement; with ``inference``
+                       the weights are frozen into the graph (prepacked oneDNN convolutions with
+                       fused ReLU on CPU). The first call per input shape compiles (tens of seconds).
+``fuse_curves``        the curve-map up-sampling and all curve iterations in one pass
+                       (:func:`fused_curves`), so the full-resolution ``α`` is never stored.
+``channels_last``      NHWC memory format for the network's weights and input.
+``inference``          ``torch.inference_mode``, a private frozen copy of the model.
+``dtype``              run the network in float16/bfloat16 (meant for CUDA); curves stay in the
+                       input's precision.
+``cuda_graphs``        replay a captured CUDA graph per input shape (CUDA only, ignored on CPU).
+``curve_max_side``     estimate curves on a copy whose longer side is at most this many pixels.
+=====================  ==========================================================================
+
+Bounded-resolution estimation (``curve_max_side``, or ZeroDCEPP's ``scale_factor``) changes the
+output, within the PSNR reported by the benchmark; every other switch only changes rounding.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from contextlib import nullcontext
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._checks import _RANGE_SLACK, check_image, is_tracing
+from .curves import _check_alpha
+from .errors import ImageShapeError, ImageValueError
+from .models import ZeroDCEPP, _CurveEstimator
+
+__all__ = ["FastEnhancer", "optimize", "upsample_and_apply_curves", "fused_curves"]
+
+
+def _source_index(out_size: int, in_size: int, align_corners: bool, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """Lower/upper source index and upper weight of 1-D bilinear resampling (PyTorch's convention)."""
+    dst = torch.arange(out_size, device=device, dtype=torch.float32)
+    if align_corners:
+        src = dst * ((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0)
+    else:
+        src = ((dst + 0.5) * (in_size / out_size) - 0.5).clamp(min=0)
+    i0 = src.floor().clamp(max=in_size - 1)
+    w1 = src - i0
+    i0 = i0.long()
+    i1 = (i0 + 1).clamp(max=in_size - 1)
+    return i0, i1, w1
+
+
+def _layout(x: Tensor) -> torch.memory_format:
+    if x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _resize_width_eager(alpha: Tensor, width: int, align_corners: bool) -> Tensor:
+    return F.interpolate(alpha, size=(alpha.shape[-2], width), mode="bilinear", align_corners=align_corners)
+
+
+# Under torch.compile the small width-resized map must stay a buffer of its own: Inductor would
+# otherwise inline its per-column gathers into the full-resolution kernel, which then cannot be
+# vectorised (measured 10-20x slower on CPU). A graph break around ATen's kernel keeps it apart.
+_resize_width_outside = torch.compiler.disable(_resize_width_eager)
+
+
+def _resize_width(alpha: Tensor, width: int, align_corners: bool) -> Tensor:
+    compiler = torch.compiler
+    if compiler.is_compiling() and not (getattr(compiler, "is_exporting", None) and compiler.is_exporting()):
+        return _resize_width_outside(alpha, width, align_corners)
+    return _resize_width_eager(alpha, width, align_corners)
+
+
+def upsample_and_apply_curves(
+    x: Tensor, alpha: Tensor, *, iterations: int | None = None, align_corners: bool = False
+) -> Tensor:
+    """Up-sample curve maps bilinearly to the image size and apply the iterated curve.
+
+    Equal (to rounding) to ``apply_curves(x, F.interpolate(alpha, size=x.shape[-2:], mode="bilinear",
+    align_corners=align_corners), iterations=iterations)``, written separably so that a compiler can
+    fuse it into one pass: the small map is first resized along the width, then each output row
+    blends two of its rows inside the same element-wise expression as the curve steps.
+
+    Args:
+        x: image ``(B, 3, H, W)`` or ``(3, H, W)`` in [0, 1].
+        alpha: curve maps ``(B, 3·n, h, w)`` or ``(B, 3, h, w)`` (no batch dimension when ``x`` has
+            none) at any resolution, in [-1, 1].
+        iterations: as for :func:`~dce_transforms.curves.apply_curves`.
+        align_corners: the bilinear convention of the up-sampling.
+
+    Returns:
+        The enhanced image, shape and dtype of ``x``.
+
+    Example:
+        >>> from dce_transforms import apply_curves
+        >>> x = torch.rand(1, 3, 20, 30)
+        >>> alpha = torch.rand(1, 24, 5, 8) * 2 - 1
+        >>> ref = apply_curves(x, F.interpolate(alpha, size=(20, 30), mode="bilinear"))
+        >>> bool((upsample_and_apply_curves(x, alpha) - ref).abs().max() < 1e-5)
+        True
+    """
+    n = _check_alpha(x, alpha, iterations)
+    if x.ndim == 3 and alpha.shape[-2:] != x.shape[-2:]:  # bilinear resampling works on batches
+        return upsample_and_apply_curves(x[None], alpha[None], iterations=n, align_corners=align_corners)[0]
+    # Same memory layout as x (a channels-last α would turn every vector load into a gather).
+    alpha = alpha.to(x.dtype).contiguous(memory_format=_layout(x))
+    h, w = alpha.shape[-2:]
+    big_h, big_w = x.shape[-2:]
+    if torch.compiler.is_compiling() and alpha.shape[-3] == x.shape[-3] and n > 1 and (h, w) != (big_h, big_w):
+        # One map shared by every step makes Inductor's code generation blow up (minutes, measured);
+        # one copy per step of the small map, made before the graph break of the width resize,
+        # compiles in seconds and costs little.
+        alpha = alpha.repeat(*([1] * (alpha.ndim - 3)), n, 1, 1)
+    if (h, w) != (big_h, big_w):
+        if w != big_w:
+            alpha = _resize_width(alpha, big_w, align_corners)
+        if h != big_h:
+            i0, i1, w1 = _source_index(big_h, h, align_corners, x.device)
+            w1 = w1.to(x.dtype)[:, None]
+            top = alpha.index_select(-2, i0)
+            alpha = top + w1 * (alpha.index_select(-2, i1) - top)
+    c = x.shape[-3]
+    shared = alpha.shape[-3] == c
+    for i in range(n):
+        a = alpha if shared else alpha[..., i * c : (i + 1) * c, :, :]
+        x = x + a * x * (1 - x)
+    return x
+
+
+_COMPILED: dict[Any, Callable[..., Tensor]] = {}
+
+
+def fused_curves(x: Tensor, alpha: Tensor, *, iterations: int | None = None, align_corners: bool = False) -> Tensor:
+    """:func:`upsample_and_apply_curves` compiled into one fused kernel (``torch.compile``, Inductor).
+
+    Reads ``x`` and the (small) curve maps once and writes the result once, instead of one
+    full-resolution pass per curve step plus a full-resolution ``α``. The first call per shape
+    compiles (seconds); inside an already compiled region it is simply inlined.
+
+    Args:
+        x: image ``(B, 3, H, W)`` in [0, 1].
+        alpha: curve maps ``(B, 3·n, h, w)`` or ``(B, 3, h, w)``.
+        iterations: as for :func:`~dce_transforms.curves.apply_curves`.
+        align_corners: bilinear convention when ``alpha`` is smaller than ``x``.
+
+    Returns:
+        The enhanced image, shape and dtype of ``x``.
+    """
+    if is_tracing():
+        return upsample_and_apply_curves(x, alpha, iterations=iterations, align_corners=align_corners)
+    fn = _COMPILED.get("curves")
+    if fn is None:
+        fn = _COMPILED["curves"] = torch.compile(upsample_and_apply_curves, dynamic=False)
+    return fn(x, alpha, iterations=iterations, align_corners=align_corners)
+
+
+def _compile_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = []
+    try:
+        from torch._dynamo.exc import BackendCompilerFailed
+
+        errors.append(BackendCompilerFailed)
+    except ImportError:  # pragma: no cover - old torch
+        pass
+    try:
+        from torch._inductor.exc import CppCompileError, InductorError
+
+        errors += [CppCompileError, InductorError]
+    except ImportError:  # pragma: no cover - old torch
+        pass
+    return tuple(errors)
+
+
+class FastEnhancer(nn.Module):
+    """An inference wrapper around ZeroDCE / ZeroDCEPP with switchable optimisations; see :func:`optimize`.
+
+    Shape:
+        - Input: :math:`(B, 3, H, W)` or :math:`(3, H, W)`, float in [0, 1]
+        - Output: same as input
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        compile: bool = True,
+        channels_last: bool = True,
+        dtype: torch.dtype | None = None,
+        cuda_graphs: bool = False,
+        fuse_curves: bool = True,
+        curve_max_side: int | None = None,
+        inference: bool = True,
+        dynamic: bool | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(model, _CurveEstimator):
+            raise TypeError(f"optimize() takes a ZeroDCE or ZeroDCEPP model, got {type(model).__name__}.")
+        if dtype is not None and dtype not in (torch.float32, torch.float16, torch.bfloat16, torch.float64):
+            raise TypeError(f"dtype must be None or a floating dtype (float16, bfloat16, float32), got {dtype!r}.")
+        if dtype is not None and not inference:
+            raise ValueError("dtype needs inference=True; for training in half precision use torch.autocast.")
+        if curve_max_side is not None and (not isinstance(curve_max_side, int) or curve_max_side < 8):
+            raise ValueError(f"curve_max_side must be None or an integer >= 8, got {curve_max_side!r}.")
+        if inference:
+            model = copy.deepcopy(model).eval().requires_grad_(False)
+            if dtype is not None:
+                model = model.to(dtype)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.compile = compile
+        self.channels_last = channels_last
+        self.dtype = dtype
+        self.cuda_graphs = cuda_graphs
+        self.fuse_curves = fuse_curves
+        self.curve_max_side = model.curve_max_side if curve_max_side is None else curve_max_side
+        self.inference = inference
+        self._graphs: dict[tuple[Any, ...], tuple[Any, Tensor, Tensor]] = {}
+        self._compiled: Callable[[Tensor], Tensor] | None = None
+        if compile:
+            options: dict[str, Any] = {}
+            if inference:
+                options["freezing"] = True
+            if cuda_graphs:
+                options["triton.cudagraphs"] = True
+            self._compiled = torch.compile(self._enhance, dynamic=dynamic, options=options or None)
+
+    # -- pipeline ------------------------------------------------------------------------------
+    def _layout(self, x: Tensor) -> Tensor:
+        """The network's input layout: converted only where the network reads it (after down-scaling)."""
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _curve_maps(self, x: Tensor) -> tuple[Tensor, bool]:
+        """The α maps at estimation resolution and the bilinear convention to up-sample them with."""
+        m = self.model
+        h, w = x.shape[-2:]
+        side = self.curve_max_side
+        if side is not None and max(h, w) > side:
+            ratio = side / max(h, w)
+            small = (max(1, round(h * ratio)), max(1, round(w * ratio)))
+            low = F.interpolate(x, size=small, mode="bilinear", align_corners=False, antialias=True)
+            return m._estimate(self._layout(low)), False
+        if isinstance(m, ZeroDCEPP) and m.scale_factor != 1:
+            s = m.scale_factor
+            if h >= s and w >= s:
+                low = F.interpolate(x, scale_factor=1 / s, mode="bilinear", align_corners=False)
+            else:
+                low = F.interpolate(x, size=(max(1, int(h / s)), max(1, int(w / s))), mode="bilinear")
+            return m._net(self._layout(low)), True
+        return m._net(self._layout(x)), False
+
+    def _enhance(self, x: Tensor) -> Tensor:
+        net_in = x if self.dtype is None else x.to(self.dtype)
+        alpha, align = self._curve_maps(net_in)
+        it = self.model.iterations
+        if self.fuse_curves:
+            curves = upsample_and_apply_curves if self._compiled is not None else fused_curves
+            return curves(x, alpha, iterations=it, align_corners=align)
+        if alpha.shape[-2:] != x.shape[-2:]:
+            alpha = F.interpolate(alpha, size=x.shape[-2:], mode="bilinear", align_corners=align)
+        return upsample_and_apply_curves(x, alpha.to(x.dtype), iterations=it)
+
+    def _run(self, x: Tensor) -> Tensor:
+        if self._compiled is not None:
+            try:
+                return self._compiled(x)
+            except _compile_errors() as exc:  # no C++ compiler, unsupported op...: fall back once, loudly
+                warnings.warn(f"torch.compile failed, running eagerly instead: {exc}", RuntimeWarning, stacklevel=3)
+                self._compiled = None
+        if self.cuda_graphs and x.is_cuda and not is_tracing():
+            return self._replay(x)
+        return self._enhance(x)
+
+    def _replay(self, x: Tensor) -> Tensor:
+        """Capture one CUDA graph per (shape, dtype, device) and replay it."""
+        key = (tuple(x.shape), x.dtype, x.device)
+        entry = self._graphs.get(key)
+        if entry is None:
+            static_in = x.clone()
+            stream = torch.cuda.Stream(device=x.device)
+            stream.wait_stream(torch.cuda.current_stream(x.device))
+            with torch.cuda.stream(stream):
+                for _ in range(2):  # warm-up: compiles fused kernels, allocates workspaces
+                    self._enhance(static_in)
+            torch.cuda.current_stream(x.device).wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                static_out = self._enhance(static_in)
+            entry = self._graphs[key] = (graph, static_in, static_out)
+        graph, static_in, static_out = entry
+        static_in.copy_(x)
+        graph.replay()
+        return static_out.clone()
+
+    def _check_values(self, x: Tensor) -> None:
+        """One read of the image (aminmax) instead of two: NaN propagates to the extremes, ±inf is out of range."""
+        with torch.no_grad():
+            lo, hi = torch.aminmax(x.detach())
+            lo_f, hi_f = float(lo), float(hi)
+        if math.isnan(lo_f) or math.isnan(hi_f) or math.isinf(lo_f) or math.isinf(hi_f):
+            raise ImageValueError(
+                "image holds NaN or infinite values. Clean it first, e.g. `torch.nan_to_num(x).clamp(0, 1)`."
+            )
+        if lo_f < -_RANGE_SLACK or hi_f > 1 + _RANGE_SLACK:
+            hint = " It looks like a 0-255 image: divide it by 255." if hi_f > 2 else " Clamp it with `x.clamp(0, 1)`."
+            raise ImageValueError(f"image must hold values in [0, 1], found [{lo_f:.4g}, {hi_f:.4g}].{hint}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Enhance an image.
+
+        Args:
+            x: ``(B, 3, H, W)`` or ``(3, H, W)``, floating point, RGB in [0, 1].
+
+        Returns:
+            The enhanced image, same shape, dtype and device as ``x``.
+        """
+        x4, unbatched = check_image(x, check_values=False)
+        if self.model.validate and not is_tracing():
+            self._check_values(x4)
+        p = next(self.model.parameters())
+        if p.device != x4.device:
+            raise ImageShapeError(
+                f"the image is on {x4.device} but the model is on {p.device}: move one, e.g. `model.to(x.device)`."
+            )
+        with torch.inference_mode() if self.inference else nullcontext():
+            y = self._run(x4)
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self) -> str:
+        return (
+            f"compile={self.compile}, channels_last={self.channels_last}, dtype={self.dtype}, "
+            f"cuda_graphs={self.cuda_graphs}, fuse_curves={self.fuse_curves}, "
+            f"curve_max_side={self.curve_max_side}, inference={self.inference}"
+        )
+
+
+def optimize(
+    model: nn.Module,
+    *,
+    compile: bool = True,
+    channels_last: bool = True,
+    dtype: torch.dtype | None = None,
+    cuda_graphs: bool = False,
+    fuse_curves: bool = True,
+    curve_max_side: int | None = None,
+    inference: bool = True,
+    dynamic: bool | None = None,
+) -> FastEnhancer:
+    """Wrap a ZeroDCE / ZeroDCEPP model for fast inference, every optimisation a switch.
+
+    Args:
+        model: a :class:`~dce_transforms.ZeroDCE` or :class:`~dce_transforms.ZeroDCEPP`, on its target device.
+        compile: ``torch.compile`` the whole enhancement (Inductor; needs a C++ compiler on CPU,
+            Triton on CUDA). The first call per input shape compiles (tens of seconds on a small
+            CPU); if compilation fails the wrapper warns and runs eagerly. With ``inference`` the
+            weights are frozen into the compiled graph: later changes to ``model`` are not seen.
+        channels_last: convert weights and input to the NHWC memory format.
+        dtype: run the network in this precision (``torch.float16``/``torch.bfloat16`` on CUDA);
+            the curves are applied in the input's precision. ``None`` keeps the model's dtype.
+        cuda_graphs: capture and replay CUDA graphs per input shape (fixed shapes; CUDA only,
+            ignored on CPU). With ``compile`` this is Inductor's ``triton.cudagraphs``.
+        fuse_curves: up-sample α and apply all curve steps in one fused pass (:func:`fused_curves`).
+        curve_max_side: estimate curves on a copy whose longer side is at most this many pixels
+            (``None``: the model's own setting). Changes the output; see the benchmark's PSNR.
+        inference: run under ``torch.inference_mode`` on a private frozen copy of the model. With
+            ``False`` the wrapper shares ``model`` (gradients flow; ``channels_last`` converts it in place).
+        dynamic: passed to ``torch.compile`` (``None``: recompile once, then treat shapes as dynamic).
+
+    Returns:
+        A :class:`FastEnhancer`: call it like the model (without ``return_curves``).
+
+    Example:
+        >>> from dce_transforms import ZeroDCE
+        >>> model = ZeroDCE(weights=None)
+        >>> fast = optimize(model, compile=False, fuse_curves=False)
+        >>> x = torch.rand(1, 3, 32, 48)
+        >>> bool((fast(x) - model(x)).abs().max() < 1e-5)
+        True
+    """
+    return FastEnhancer(
+        model,
+        compile=compile,
+        channels_last=channels_last,
+        dtype=dtype,
+        cuda_graphs=cuda_graphs,
+        fuse_curves=fuse_curves,
+        curve_max_side=curve_max_side,
+        inference=inference,
+        dynamic=dynamic,
+    )

@@ -1,0 +1,197 @@
+"""Every fast path of dce_transforms.fast agrees with the plain baseline (benchmarks/baseline.py).
+
+Tolerances: exact-math paths (channels-last, inference mode, fused curves, compiled) within
+1e-5 of the baseline in float32; half precision within 2e-2; bounded-resolution curves are a
+different estimate, held to PSNR >= 30 dB against the full-resolution output on a smooth image
+and must equal the model's own ``curve_max_side`` path within 1e-5. Not timed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dce_transforms import ImageShapeError, ImageValueError, ZeroDCE, ZeroDCEPP, apply_curves
+from dce_transforms.fast import FastEnhancer, fused_curves, optimize, upsample_and_apply_curves
+
+_spec = importlib.util.spec_from_file_location(
+    "dce_bench_baseline", Path(__file__).resolve().parents[1] / "benchmarks" / "baseline.py"
+)
+baseline = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(baseline)
+
+EXACT = 1e-5
+
+
+def _model(kind: str, **kw) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = ZeroDCE(weights=None, **kw) if kind == "dce" else ZeroDCEPP(weights=None, **kw)
+    last = model.conv7 if kind == "dce" else model.conv7.pointwise
+    with torch.no_grad():  # make the curves far from the identity, so that differences would show
+        last.weight.mul_(20)
+        last.bias.uniform_(-0.8, 0.8)
+    return model.eval()
+
+
+def _smooth_image(b: int = 2, h: int = 40, w: int = 56, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return F.interpolate(torch.rand(b, 3, h // 8, w // 8, generator=g), size=(h, w), mode="bicubic").clamp(0, 1) * 0.4
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return 10 * math.log10(1 / F.mse_loss(a, b).item())
+
+
+@pytest.mark.parametrize("kind,kw", [("dce", {}), ("pp", {}), ("pp", {"scale_factor": 4})])
+def test_baseline_matches_model(kind, kw):
+    model = _model(kind, **kw)
+    x = _smooth_image()
+    with torch.no_grad():
+        ref = baseline.baseline_from(model)(x)
+        assert (ref - x).abs().max() > 0.05  # the test model really enhances
+        assert torch.allclose(model(x), ref, atol=EXACT, rtol=0)
+
+
+@pytest.mark.parametrize("align", [False, True])
+@pytest.mark.parametrize("channels", [3, 24])
+def test_upsample_and_apply_curves_matches_interpolate(align, channels):
+    x = torch.rand(2, 3, 23, 37)
+    alpha = torch.rand(2, channels, 5, 9) * 2 - 1
+    ref = apply_curves(x, F.interpolate(alpha, size=(23, 37), mode="bilinear", align_corners=align))
+    out = upsample_and_apply_curves(x, alpha, align_corners=align)
+    assert torch.allclose(out, ref, atol=EXACT, rtol=0)
+    same = torch.rand(2, channels, 23, 37) * 2 - 1  # full resolution: no resampling at all
+    assert torch.equal(upsample_and_apply_curves(x, same), apply_curves(x, same))
+
+
+def test_upsample_and_apply_curves_unbatched():
+    x, alpha = torch.rand(3, 10, 12), torch.rand(24, 3, 4) * 2 - 1
+    ref = apply_curves(x[None], F.interpolate(alpha[None], size=(10, 12), mode="bilinear"))[0]
+    out = upsample_and_apply_curves(x, alpha)
+    assert out.shape == x.shape and torch.allclose(out, ref, atol=EXACT, rtol=0)
+
+
+def test_upsample_and_apply_curves_rejects_bad_alpha():
+    with pytest.raises(ImageShapeError):
+        upsample_and_apply_curves(torch.rand(1, 3, 8, 8), torch.rand(1, 5, 4, 4))
+
+
+@pytest.mark.parametrize("kind,kw", [("dce", {}), ("pp", {"scale_factor": 4})])
+@pytest.mark.parametrize("opts", [
+    dict(compile=False, fuse_curves=False, channels_last=False, inference=False),
+    dict(compile=False, fuse_curves=False, channels_last=True),
+    dict(compile=False, fuse_curves=False, channels_last=False, inference=True),
+], ids=["plain", "channels_last", "inference_mode"])
+def test_eager_paths_match_baseline(kind, kw, opts):
+    model = _model(kind, **kw)
+    x = _smooth_image()
+    fast = optimize(model, **opts)
+    with torch.no_grad():
+        ref = baseline.baseline_from(model)(x)
+    y = fast(x)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert torch.allclose(y, ref, atol=EXACT, rtol=0)
+    assert fast(x[0]).shape == x[0].shape  # unbatched input keeps its shape
+
+
+def test_inference_false_shares_model_and_backpropagates():
+    model = _model("dce")
+    fast = optimize(model, compile=False, fuse_curves=False, channels_last=False, inference=False)
+    assert fast.model is model
+    fast(_smooth_image()).mean().backward()
+    assert model.conv1.weight.grad is not None
+
+
+def test_inference_copy_is_frozen():
+    model = _model("dce")
+    fast = optimize(model, compile=False, fuse_curves=False)
+    assert fast.model is not model and not any(p.requires_grad for p in fast.model.parameters())
+    assert fast(_smooth_image()).requires_grad is False
+
+
+@pytest.mark.parametrize("side", [16, 24])
+def test_bounded_resolution_matches_model_and_stays_close(side):
+    model = _model("dce")
+    x = _smooth_image(h=48, w=64)
+    fast = optimize(model, compile=False, fuse_curves=False, curve_max_side=side)
+    bounded_model = ZeroDCE(weights=None, curve_max_side=side)
+    bounded_model.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        ref_full = baseline.baseline_from(model)(x)
+        ref_bounded = bounded_model(x)
+    y = fast(x)
+    assert torch.allclose(y, ref_bounded, atol=EXACT, rtol=0)
+    assert _psnr(y, ref_full) >= 30.0  # stated tolerance of bounded-resolution curves (smooth input)
+    assert not torch.allclose(y, ref_full, atol=EXACT, rtol=0)  # it is really a different estimate
+
+
+def test_curve_max_side_larger_than_image_is_exact():
+    model = _model("dce")
+    x = _smooth_image()
+    with torch.no_grad():
+        ref = baseline.baseline_from(model)(x)
+    assert torch.allclose(optimize(model, compile=False, fuse_curves=False, curve_max_side=512)(x), ref, atol=EXACT)
+
+
+def test_value_checks_single_pass():
+    fast = optimize(_model("dce"), compile=False, fuse_curves=False)
+    x = _smooth_image(b=1)
+    for bad, match in ((x * 255, "divide it by 255"), (x - 0.5, "Clamp"), (x.clone().index_fill_(3, torch.tensor([2]), float("nan")), "NaN"),
+                       (x.clone().index_fill_(3, torch.tensor([2]), float("inf")), "NaN or infinite")):
+        with pytest.raises(ImageValueError, match=match):
+            fast(bad)
+    with pytest.raises(TypeError):
+        fast(torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError):
+        optimize(torch.nn.Conv2d(3, 3, 1))
+    with pytest.raises(ValueError):
+        optimize(_model("dce"), curve_max_side=4)
+    with pytest.raises(ValueError):
+        optimize(_model("dce"), dtype=torch.float16, inference=False)
+    assert isinstance(optimize(_model("pp"), compile=False), FastEnhancer)
+
+
+@pytest.mark.slow
+def test_fused_curves_compiled_matches_baseline():
+    x = torch.rand(1, 3, 12, 20)
+    alpha = torch.rand(1, 24, 4, 5) * 2 - 1
+    ref = apply_curves(x, F.interpolate(alpha, size=(12, 20), mode="bilinear"))
+    assert torch.allclose(fused_curves(x, alpha), ref, atol=EXACT, rtol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,kw,side", [("dce", {}, None), ("pp", {"scale_factor": 4}, None), ("dce", {}, 16)])
+def test_compiled_matches_baseline(kind, kw, side):
+    model = _model(kind, **kw)
+    x = _smooth_image(b=1, h=32, w=40)
+    reference = model
+    if side is not None:
+        reference = ZeroDCE(weights=None, curve_max_side=side)
+        reference.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        ref = reference(x) if side is not None else baseline.baseline_from(model)(x)
+    y = optimize(model, compile=True, curve_max_side=side)(x)
+    assert torch.allclose(y, ref, atol=EXACT, rtol=0)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_cuda_half_precision_and_graphs(dtype):
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA is not available on this machine")
+    model = _model("dce").cuda()
+    x = _smooth_image(b=2, h=32, w=48).cuda()
+    with torch.no_grad():
+        ref = baseline.baseline_from(model)(x)
+    half = optimize(model, compile=False, dtype=dtype)(x)
+    assert half.dtype == torch.float32 and (half - ref).abs().max() < 2e-2
+    graphs = optimize(model, compile=False, cuda_graphs=True)
+    assert torch.allclose(graphs(x), ref, atol=EXACT) and torch.allclose(graphs(x.flip(-1)), baseline.baseline_from(model)(x.flip(-1)), atol=EXACT)
