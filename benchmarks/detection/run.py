@@ -330,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         delta = f"{r['map50_95'] - base['map50_95']:+.4f}" if base is not None and r is not base else ""
         lines.append(f"| ({r['row']}) | {r['setting']} | {r['map50_95']:.4f} | {r['map50']:.4f} | {delta} | {r['seconds']:.0f} |")
-    lines += ["", "Rows (a)-(d) and (f) are measured on the dark val split, (e) on the normal-light val split."]
+    lines += ["", "Rows (a)-(d) and (f) are measured on the dark val split, (e) on the normal-light val split. "
+              "One run with one seed: the spread between seeds was not measured."]
     lines += [f"\n**Note.** {n}" for n in notes]
     (args.out / f"{tag}.md").write_text("\n".join(lines) + "\n")
     if results:
