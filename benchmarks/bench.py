@@ -79,14 +79,16 @@ def _presets(name: str, device: str) -> tuple[list[Case], list[str], list[torch.
                   "compiled, curve_max_side=192": dict(compile=True, curve_max_side=192)}
         # ZeroDCEPP: its depthwise network gains little from Inductor on CPU and compiles slowly
         # (tens of seconds per shape), so the small preset compiles it once, at 1080p scale 12.
-        fused = {"channels_last + fused curves": dict(compile=False)}
+        fused = {"NCHW + fused curves": dict(compile=False, channels_last=False)}
         pp_hd = {**fused, "compiled (fused, frozen)": dict(compile=True)}
+        pp_hd1 = {**fused, "NCHW + fused, curve_max_side=256": dict(compile=False, channels_last=False,
+                                                                      curve_max_side=256)}
         cases = [
             Case("ZeroDCE", 1, vga, 1, dce_vga, repeats=5),
             Case("ZeroDCE", 1, hd, 1, dce_hd, repeats=3),
             Case("ZeroDCEPP", 1, vga, 1, fused, repeats=5),
             Case("ZeroDCEPP", 12, vga, 1, fused, repeats=7),
-            Case("ZeroDCEPP", 1, hd, 1, fused, repeats=3),
+            Case("ZeroDCEPP", 1, hd, 1, pp_hd1, repeats=3),
             Case("ZeroDCEPP", 12, hd, 1, pp_hd, repeats=9),
             Case("ZeroDCEPP", 12, hd, 8, fused, repeats=3),
         ]
@@ -108,7 +110,8 @@ def _presets(name: str, device: str) -> tuple[list[Case], list[str], list[torch.
                     variants["eager + fused + CUDA graphs"] = dict(compile=False, cuda_graphs=True)
                 cases.append(Case("ZeroDCE", 1, size, batch, variants, repeats=reps))
                 for scale in (1, 12):
-                    pp = {"compiled (fused, frozen)": dict(compile=True)}
+                    pp = {"NCHW + fused curves": dict(compile=False, channels_last=False),
+                          "compiled (fused, frozen)": dict(compile=True)}
                     if graphs:
                         pp["compiled + CUDA graphs"] = dict(compile=True, cuda_graphs=True)
                     cases.append(Case("ZeroDCEPP", scale, size, batch, pp, repeats=reps))

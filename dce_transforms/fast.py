@@ -13,7 +13,8 @@ switch                 what it does
                        fused ReLU on CPU). The first call per input shape compiles (tens of seconds).
 ``fuse_curves``        the curve-map up-sampling and all curve iterations in one pass
                        (:func:`fused_curves`), so the full-resolution ``α`` is never stored.
-``channels_last``      NHWC memory format for the network's weights and input.
+``channels_last``      NHWC memory format for the network's weights and input (default: on, except
+                       ZeroDCEPP on CPU, where depthwise convolutions are slower in NHWC).
 ``inference``          ``torch.inference_mode``, a private frozen copy of the model.
 ``dtype``              run the network in float16/bfloat16 (meant for CUDA); curves stay in the
                        input's precision.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import math
+import types
 import warnings
 from contextlib import nullcontext
 from typing import Any, Callable
@@ -165,6 +167,11 @@ def fused_curves(x: Tensor, alpha: Tensor, *, iterations: int | None = None, ali
     return fn(x, alpha, iterations=iterations, align_corners=align_corners)
 
 
+def _own_copy(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The function with a private copy of its code object, hence its own Dynamo cache."""
+    return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
 def _compile_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = []
     try:
@@ -195,13 +202,13 @@ class FastEnhancer(nn.Module):
         model: nn.Module,
         *,
         compile: bool = True,
-        channels_last: bool = True,
+        channels_last: bool | None = None,
         dtype: torch.dtype | None = None,
         cuda_graphs: bool = False,
         fuse_curves: bool = True,
         curve_max_side: int | None = None,
         inference: bool = True,
-        dynamic: bool | None = None,
+        dynamic: bool | None = False,
     ) -> None:
         super().__init__()
         if not isinstance(model, _CurveEstimator):
@@ -212,6 +219,8 @@ class FastEnhancer(nn.Module):
             raise ValueError("dtype needs inference=True; for training in half precision use torch.autocast.")
         if curve_max_side is not None and (not isinstance(curve_max_side, int) or curve_max_side < 8):
             raise ValueError(f"curve_max_side must be None or an integer >= 8, got {curve_max_side!r}.")
+        if channels_last is None:  # NHWC depthwise convolutions are ~2x slower on CPU (oneDNN, measured)
+            channels_last = not isinstance(model, ZeroDCEPP) or next(model.parameters()).is_cuda
         if inference:
             model = copy.deepcopy(model).eval().requires_grad_(False)
             if dtype is not None:
@@ -228,13 +237,19 @@ class FastEnhancer(nn.Module):
         self.inference = inference
         self._graphs: dict[tuple[Any, ...], tuple[Any, Tensor, Tensor]] = {}
         self._compiled: Callable[[Tensor], Tensor] | None = None
+        self._curves: Callable[..., Tensor] = upsample_and_apply_curves
+        if fuse_curves and not compile:
+            self._curves = torch.compile(_own_copy(upsample_and_apply_curves), dynamic=dynamic)
         if compile:
             options: dict[str, Any] = {}
             if inference:
                 options["freezing"] = True
             if cuda_graphs:
                 options["triton.cudagraphs"] = True
-            self._compiled = torch.compile(self._enhance, dynamic=dynamic, options=options or None)
+            # A private copy of the method's code: Dynamo keys its cache on the code object, so every
+            # wrapper gets its own cache (no cross-talk, no automatic-dynamic recompiles between them).
+            own = types.MethodType(_own_copy(FastEnhancer._enhance), self)
+            self._compiled = torch.compile(own, dynamic=dynamic, options=options or None)
 
     # -- pipeline ------------------------------------------------------------------------------
     def _layout(self, x: Tensor) -> Tensor:
@@ -265,8 +280,7 @@ class FastEnhancer(nn.Module):
         alpha, align = self._curve_maps(net_in)
         it = self.model.iterations
         if self.fuse_curves:
-            curves = upsample_and_apply_curves if self._compiled is not None else fused_curves
-            return curves(x, alpha, iterations=it, align_corners=align)
+            return self._curves(x, alpha, iterations=it, align_corners=align)
         if alpha.shape[-2:] != x.shape[-2:]:
             alpha = F.interpolate(alpha, size=x.shape[-2:], mode="bilinear", align_corners=align)
         return upsample_and_apply_curves(x, alpha.to(x.dtype), iterations=it)
@@ -349,13 +363,13 @@ def optimize(
     model: nn.Module,
     *,
     compile: bool = True,
-    channels_last: bool = True,
+    channels_last: bool | None = None,
     dtype: torch.dtype | None = None,
     cuda_graphs: bool = False,
     fuse_curves: bool = True,
     curve_max_side: int | None = None,
     inference: bool = True,
-    dynamic: bool | None = None,
+    dynamic: bool | None = False,
 ) -> FastEnhancer:
     """Wrap a ZeroDCE / ZeroDCEPP model for fast inference, every optimisation a switch.
 
@@ -365,7 +379,8 @@ def optimize(
             Triton on CUDA). The first call per input shape compiles (tens of seconds on a small
             CPU); if compilation fails the wrapper warns and runs eagerly. With ``inference`` the
             weights are frozen into the compiled graph: later changes to ``model`` are not seen.
-        channels_last: convert weights and input to the NHWC memory format.
+        channels_last: convert weights and input to the NHWC memory format. ``None`` (default):
+            yes, except for ZeroDCEPP on CPU, whose depthwise convolutions run about 2x slower in NHWC.
         dtype: run the network in this precision (``torch.float16``/``torch.bfloat16`` on CUDA);
             the curves are applied in the input's precision. ``None`` keeps the model's dtype.
         cuda_graphs: capture and replay CUDA graphs per input shape (fixed shapes; CUDA only,
@@ -375,7 +390,9 @@ def optimize(
             (``None``: the model's own setting). Changes the output; see the benchmark's PSNR.
         inference: run under ``torch.inference_mode`` on a private frozen copy of the model. With
             ``False`` the wrapper shares ``model`` (gradients flow; ``channels_last`` converts it in place).
-        dynamic: passed to ``torch.compile`` (``None``: recompile once, then treat shapes as dynamic).
+        dynamic: passed to ``torch.compile``. ``False`` (default) compiles one specialised graph per
+            input shape (Dynamo recompiles up to its cache limit, 8 by default, then runs eagerly);
+            ``None`` lets Dynamo switch to dynamic shapes after the second shape.
 
     Returns:
         A :class:`FastEnhancer`: call it like the model (without ``return_curves``).
