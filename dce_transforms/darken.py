@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from ._cli import parse_args, usage_error
 from .errors import DCEError
 
 __all__ = ["DatasetSpec", "UsageError", "image_seed", "label_path", "load_data_yaml", "main", "plan", "read_yaml"]
@@ -410,15 +411,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``dce-darken``; returns the exit status (0 ok, 1 some images failed, 2 usage error)."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
-        return int(exc.code or 0)
+    args = parse_args(_parser(), argv)
+    if isinstance(args, int):
+        return args
 
     def fail(msg: str) -> int:
-        print(f"{_PROG}: error: {msg}", file=sys.stderr)
-        return 2
+        return usage_error(_PROG, msg)
 
     ranges = {
         "exposure": tuple(args.exposure),

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ._cli import parse_args, usage_error
 from .errors import DCEError
 from .io import (
     IMAGE_SUFFIXES,
@@ -405,15 +406,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``dce-enhance``; returns the exit status (0 ok, 1 some files failed, 2 usage error)."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
-        return int(exc.code or 0)
+    args = parse_args(_parser(), argv)
+    if isinstance(args, int):
+        return args
 
     def fail(msg: str) -> int:
-        print(f"{_PROG}: error: {msg}", file=sys.stderr)
-        return 2
+        return usage_error(_PROG, msg)
 
     if args.batch_size < 1:
         return fail(f"--batch-size must be at least 1, got {args.batch_size}.")

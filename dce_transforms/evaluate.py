@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import metrics
+from ._cli import parse_args
 from .enhance import AUTO_CURVE_MAX_SIDE, UsageError, _parse_curve_max_side, build_model, resolve_device
 from .errors import DCEError
 from .io import IMAGE_SUFFIXES, image_to_tensor, list_images, read_image
@@ -350,11 +351,9 @@ def _build_methods(args: argparse.Namespace, device: torch.device) -> list[Metho
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``dce-eval``; returns the exit status (0 ok, 1 some files failed, 2 usage error)."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args = parse_args(_parser(), argv)
+    if isinstance(args, int):
+        return args
     try:
         if args.limit is not None and args.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {args.limit}.")

@@ -35,10 +35,11 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from ._weights import save_state_dict
 from .errors import DCEError
 from .io import ImageReadError, image_to_tensor, list_images, read_image
+from .curves import apply_curves
 from .losses import ZeroReferenceLoss
 from .models import ZeroDCE, ZeroDCEPP
 
-__all__ = ["TrainConfig", "ImageFolderDataset", "build_model", "train", "main"]
+__all__ = ["TrainConfig", "ImageFolderDataset", "build_model", "scale_consistency_loss", "train", "main"]
 
 MODELS = {"zero-dce": ZeroDCE, "zero-dce++": ZeroDCEPP}
 
@@ -74,6 +75,8 @@ class TrainConfig:
     scale_factor: float = 1.0
     tv_weight: float | None = None
     loss_form: str = "authors"
+    scale_consistency: float = 0.0
+    consistency_scales: tuple[float, float] = (2.0, 8.0)
     progress: bool = True
 
 
@@ -150,6 +153,23 @@ def _worker_init(worker_id: int) -> None:
     np.random.seed(seed)
 
 
+def scale_consistency_loss(net: nn.Module, x: Tensor, y: Tensor, *, scale: float, iterations: int) -> Tensor:
+    """Mean squared difference between bounded-resolution and full-resolution enhancement.
+
+    The curve maps are estimated on ``x`` down-scaled by ``scale`` (bilinear with antialiasing,
+    exactly as ``curve_max_side`` does at inference), up-sampled bilinearly and applied to ``x``;
+    the result is compared with ``y``, the full-resolution output, which is the target (detached).
+    Training with this term makes ``curve_max_side`` agree better with full-resolution enhancement.
+    """
+    h, w = x.shape[-2:]
+    small = (max(8, round(h / scale)), max(8, round(w / scale)))
+    x_small = F.interpolate(x, size=small, mode="bilinear", align_corners=False, antialias=True)
+    _, alpha_small = net(x_small, return_curves=True)
+    alpha_up = F.interpolate(alpha_small.float(), size=(h, w), mode="bilinear", align_corners=False)
+    y_bounded = apply_curves(x.float(), alpha_up, iterations=iterations)
+    return F.mse_loss(y_bounded, y.detach().float())
+
+
 def _unwrap(model: nn.Module) -> nn.Module:
     model = getattr(model, "module", model)
     return getattr(model, "_orig_mod", model)
@@ -220,6 +240,13 @@ def train(cfg: TrainConfig) -> Path:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
     loss_fn = ZeroReferenceLoss(tv_weight=cfg.tv_weight, form=cfg.loss_form)  # type: ignore[arg-type]
+    iterations = int(model.iterations)
+    lo, hi = cfg.consistency_scales
+    if cfg.scale_consistency < 0 or not 1 <= lo <= hi:
+        raise DCEError(
+            f"--scale-consistency must be >= 0 and --consistency-scales MIN MAX must satisfy 1 <= MIN <= MAX; "
+            f"got {cfg.scale_consistency} and {lo} {hi}."
+        )
     step, start_epoch = 0, 0
     if cfg.resume:
         ckpt = torch.load(cfg.resume, map_location="cpu", weights_only=True)
@@ -242,6 +269,8 @@ def train(cfg: TrainConfig) -> Path:
         total_steps = min(total_steps, cfg.max_steps)
     log_path = out / "log.csv"
     fields = ["step", "epoch", "loss", "spa", "exp", "col", "tv", "lr", "images_per_s", "elapsed_s"]
+    if cfg.scale_consistency > 0:
+        fields.insert(7, "cons")
     writer = None
     tb = None
     if main_proc:
@@ -292,6 +321,13 @@ def train(cfg: TrainConfig) -> Path:
             with torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16, enabled=amp):
                 y, alpha = net(x, return_curves=True)
             loss, terms = loss_fn(y.float(), x.float(), alpha.float())
+            if cfg.scale_consistency > 0:
+                lo, hi = cfg.consistency_scales
+                scale = math.exp(random.uniform(math.log(lo), math.log(hi)))
+                with torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16, enabled=amp):
+                    cons = scale_consistency_loss(model, x, y, scale=scale, iterations=iterations)
+                terms = {**terms, "cons": cons}
+                loss = loss + cfg.scale_consistency * cons
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -378,13 +414,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scale-factor", type=float, default=d.scale_factor, help="zero-dce++ curve estimation scale")
     p.add_argument("--tv-weight", type=float, default=None, help="default: 200 (zero-dce), 1600 (zero-dce++)")
     p.add_argument("--loss-form", choices=["authors", "paper"], default=d.loss_form)
+    p.add_argument("--scale-consistency", type=float, default=d.scale_consistency,
+                   help="weight of the bounded-vs-full-resolution agreement term (0: off); makes curve_max_side "
+                        "outputs closer to full-resolution ones")
+    p.add_argument("--consistency-scales", type=float, nargs=2, default=d.consistency_scales, metavar=("MIN", "MAX"),
+                   help="down-scale factors drawn log-uniformly for that term (default %(default)s)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    cfg = TrainConfig(**vars(args))
+    cfg = TrainConfig(**{**vars(args), "consistency_scales": tuple(args.consistency_scales)})
     try:
         train(cfg)
     except DCEError as err:

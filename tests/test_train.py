@@ -14,7 +14,7 @@ import torch
 
 from dce_transforms import ZeroDCE, ZeroDCEPP
 from dce_transforms.io import write_image
-from dce_transforms.train import main
+from dce_transforms.train import main, scale_consistency_loss
 
 
 def _dark_folder(root: Path, n: int = 6, size: int = 48) -> Path:
@@ -93,3 +93,47 @@ def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
     # each step saw 2 processes x 2 images
     assert ZeroDCE(weights=out / "final.safetensors") is not None
+
+
+@pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
+def test_scale_consistency_loss_matches_the_bounded_inference_path(cls: type) -> None:
+    torch.manual_seed(0)
+    net = cls(weights=None)
+    with torch.no_grad():  # larger random weights: spatially varying, clearly non-zero curve maps
+        for p in net.parameters():
+            p.mul_(3)
+    x = torch.nn.functional.avg_pool2d(torch.rand(2, 3, 64, 48), 5, 1, 2) * torch.linspace(0.05, 0.6, 48)
+    y = net(x)
+    # scale 1 is the full-resolution path itself
+    assert scale_consistency_loss(net, x, y, scale=1.0, iterations=net.iterations) < 1e-12
+    # scale 4 is what curve_max_side=16 computes at inference
+    bounded = cls(weights=None, curve_max_side=16)
+    bounded.load_state_dict(net.state_dict())
+    expected = torch.nn.functional.mse_loss(bounded(x), y)
+    got = scale_consistency_loss(net, x, y, scale=4.0, iterations=net.iterations)
+    assert expected > 1e-9
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-9)
+
+
+def test_scale_consistency_term_is_logged_and_added_to_the_loss(tmp_path: Path) -> None:
+    data = _dark_folder(tmp_path / "data", size=64)
+    common = [str(data), "--crop", "64", "--batch-size", "4", "--max-steps", "6", "--log-every", "1",
+              "--workers", "0", "--no-progress"]
+    assert main(common + ["--out", str(tmp_path / "plain")]) == 0
+    assert main(common + ["--out", str(tmp_path / "cons"), "--scale-consistency", "50",
+                          "--consistency-scales", "3", "5"]) == 0
+    assert "cons" not in _log(tmp_path / "plain")[0]
+    rows = _log(tmp_path / "cons")
+    assert len(rows) == 6
+    for r in rows:
+        zero_ref = sum(float(r[k]) for k in ("spa", "exp", "col", "tv"))
+        assert float(r["loss"]) == pytest.approx(zero_ref + 50 * float(r["cons"]), rel=1e-4, abs=1e-6)
+    assert max(float(r["cons"]) for r in rows) > 0
+
+
+def test_bad_consistency_options_are_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _dark_folder(tmp_path / "data", n=2)
+    rc = main([str(data), "--out", str(tmp_path / "run"), "--max-steps", "1", "--workers", "0", "--no-progress",
+               "--scale-consistency", "1", "--consistency-scales", "4", "2"])
+    assert rc == 2
+    assert "1 <= MIN <= MAX" in capsys.readouterr().err
