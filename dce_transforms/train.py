@@ -2,7 +2,8 @@
 
 No paired data is needed: the four zero-reference losses drive the curve estimator.
 The default recipe is the authors': Adam, lr 1e-4, weight decay 1e-4, batch 8, gradient
-clipping at 0.1, 256×256 inputs, loss weights spa 1 / exp 10 / col 5 / TV 200 (1600 for Zero-DCE++).
+clipping at 0.1, 256×256 inputs, loss weights spa 1 / exp 10 / col 5 / TV 200 at 256 px (Zero-DCE++: 1600 at
+512 px); the TV weight is rescaled to the training resolution (``default_tv_weight``).
 
 Multi-GPU (or multi-process CPU) training runs through ``torchrun``::
 
@@ -39,9 +40,29 @@ from .curves import apply_curves
 from .losses import ZeroReferenceLoss
 from .models import ZeroDCE, ZeroDCEPP
 
-__all__ = ["TrainConfig", "ImageFolderDataset", "build_model", "scale_consistency_loss", "train", "main"]
+__all__ = ["TrainConfig", "ImageFolderDataset", "build_model", "default_tv_weight", "scale_consistency_loss", "train", "main"]
 
 MODELS = {"zero-dce": ZeroDCE, "zero-dce++": ZeroDCEPP}
+
+# The authors' illumination-smoothness weight and the square input size it was tuned for.
+AUTHORS_TV = {"zero-dce": (200.0, 256), "zero-dce++": (1600.0, 512)}
+
+
+def default_tv_weight(model: str, crop: int) -> float:
+    """The authors' TV weight, rescaled to the training resolution ``crop``.
+
+    The TV term is a mean of squared differences between neighbouring pixels of the curve maps,
+    so for the same scene it grows with the square of the resolution's inverse: at half the
+    authors' input size it is four times larger. Scaling the weight by ``(crop / size)²`` keeps the
+    authors' smoothness at any crop (Zero-DCE: 200 at 256, 50 at 128; Zero-DCE++: 1600 at 512,
+    100 at 128).
+
+    Example:
+        >>> default_tv_weight("zero-dce", 256), default_tv_weight("zero-dce++", 128)
+        (200.0, 100.0)
+    """
+    weight, size = AUTHORS_TV[model]
+    return weight * (crop / size) ** 2
 
 
 @dataclass
@@ -239,7 +260,11 @@ def train(cfg: TrainConfig) -> Path:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
-    loss_fn = ZeroReferenceLoss(tv_weight=cfg.tv_weight, form=cfg.loss_form)  # type: ignore[arg-type]
+    tv_weight = cfg.tv_weight if cfg.tv_weight is not None else default_tv_weight(cfg.model, cfg.crop)
+    if main_proc:
+        print(f"dce-train: TV weight {tv_weight:g}" + (" (the authors' weight rescaled to --crop)" if cfg.tv_weight is None else ""),
+              file=sys.stderr)
+    loss_fn = ZeroReferenceLoss(tv_weight=tv_weight, form=cfg.loss_form)  # type: ignore[arg-type]
     iterations = int(model.iterations)
     lo, hi = cfg.consistency_scales
     if cfg.scale_consistency < 0 or not 1 <= lo <= hi:
@@ -412,7 +437,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=d.channels_last)
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d.compile)
     p.add_argument("--scale-factor", type=float, default=d.scale_factor, help="zero-dce++ curve estimation scale")
-    p.add_argument("--tv-weight", type=float, default=None, help="default: 200 (zero-dce), 1600 (zero-dce++)")
+    p.add_argument("--tv-weight", type=float, default=None,
+                   help="default: the authors' 200 at 256 px (zero-dce) or 1600 at 512 px (zero-dce++), scaled by "
+                        "(crop / that size)^2, which keeps their smoothness at any --crop")
     p.add_argument("--loss-form", choices=["authors", "paper"], default=d.loss_form)
     p.add_argument("--scale-consistency", type=float, default=d.scale_consistency,
                    help="weight of the bounded-vs-full-resolution agreement term (0: off); makes curve_max_side "

@@ -137,3 +137,19 @@ def test_bad_consistency_options_are_a_clear_error(tmp_path: Path, capsys: pytes
                "--scale-consistency", "1", "--consistency-scales", "4", "2"])
     assert rc == 2
     assert "1 <= MIN <= MAX" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["zero-dce", "zero-dce++"])
+def test_default_tv_weight_keeps_the_smoothness_penalty_across_crops(model: str) -> None:
+    from dce_transforms.losses import illumination_smoothness_loss
+    from dce_transforms.train import default_tv_weight
+
+    def smooth_map(n: int) -> torch.Tensor:  # the same smooth curve map sampled at n x n
+        t = torch.linspace(0, 1, n)
+        m = torch.sin(3 * t)[:, None] * torch.cos(2 * t)[None, :]
+        return m.expand(1, 3, n, n)
+
+    penalties = [default_tv_weight(model, n) * float(illumination_smoothness_loss(smooth_map(n))) for n in (128, 256, 512)]
+    assert penalties == pytest.approx([penalties[0]] * 3, rel=0.02)
+    # the authors' own setting is unchanged
+    assert default_tv_weight(model, 256 if model == "zero-dce" else 512) == (200.0 if model == "zero-dce" else 1600.0)
