@@ -277,6 +277,8 @@ def train(cfg: TrainConfig) -> Path:
         ckpt = torch.load(cfg.resume, map_location="cpu", weights_only=True)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        for group in optimizer.param_groups:  # the command line's values win over the checkpoint's
+            group["lr"], group["weight_decay"] = cfg.lr, cfg.weight_decay
         if "scaler" in ckpt:
             scaler.load_state_dict(ckpt["scaler"])
         step, start_epoch = int(ckpt["step"]), int(ckpt["epoch"])

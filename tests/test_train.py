@@ -63,6 +63,10 @@ def test_resume_continues_from_checkpoint(tmp_path: Path) -> None:
     steps = [int(r["step"]) for r in _log(out)]
     assert steps == list(range(1, 9))
     assert torch.load(out / "last.pt", weights_only=True)["step"] == 8
+    assert {float(r["lr"]) for r in _log(out)} == {1e-4}
+    # a new --lr on resume applies from the next step (the optimizer state is kept)
+    assert main(common + ["--max-steps", "10", "--lr", "3e-5", "--resume", str(out / "last.pt")]) == 0
+    assert [float(r["lr"]) for r in _log(out)][-2:] == [3e-5, 3e-5]
 
 
 def test_unreadable_file_is_reported_and_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
