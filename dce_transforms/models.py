@@ -458,6 +458,21 @@ ZeroDCEPP.weights_registry = {
             "(batch 8, about 6.2 epochs, 83 min on 2 shared CPU cores); " + _SICE_CREDIT
         ),
         meta={"steps": 1400, "batch_size": 8, "crop": 128, "lr": 5e-4},
-    )
+    ),
+    "sice-v2": WeightsEntry(
+        name="sice-v2",
+        file="zero_dce_pp_sice_v2-37392f37.safetensors",
+        sha256="37392f37cd9813d8d6bede3c9cefee4c689e0471218387ba619a523c981fbff3",
+        license="Apache-2.0 (weights trained by the dce_transforms developers)",
+        paper=_PAPER_DCEPP,
+        recipe=(
+            "sice-v1 continued with dce-train --resume in four stages (batch 8, --exclude-list "
+            "docs/model_card/sice_holdout.txt): steps 1400-2500 --crop 128 --lr 5e-4 --tv-weight 1600; "
+            "2500-3300 --crop 128 --lr 5e-4 --tv-weight 100; 3300-3750 --crop 256 --lr 2e-4 (TV 400) --seed 5; "
+            "3750-3850 --crop 256 --lr 1e-4 (TV 400) --seed 11; step 3850 of about 17 epochs, "
+            "about 2.4 h in all on 2 CPU cores (docs/model_card/README.md); " + _SICE_CREDIT
+        ),
+        meta={"steps": 3850, "batch_size": 8, "crop": 256, "lr": 1e-4},
+    ),
 }
-ZeroDCEPP.default_weights = "sice-v1"
+ZeroDCEPP.default_weights = "sice-v2"
