@@ -385,13 +385,15 @@ def run_quality(device: str, sides: list[int], n_images: int, log: Callable[[str
     from dce_transforms.io import image_to_tensor, read_image
 
     lines: list[str] = []
-    weights = {}
+    # (class, model, label): our shipped weights, and the authors' checkpoints beside them when
+    # ../shared has them, so the agreement of our weights reads against the reference model's.
+    weights = []
     for cls, official in ((ZeroDCE, "zero_dce_epoch99.pth"), (ZeroDCEPP, "zero_dce_pp_epoch99.pth")):
         if cls.default_weights is not None:
-            weights[cls] = (cls(weights="default"), f"shipped {cls.default_weights!r}")
-        elif (SHARED / "weights" / "official" / official).is_file():
-            weights[cls] = (cls.from_official(SHARED / "weights" / "official" / official),
-                            f"authors' checkpoint {official} (non-commercial; comparison only)")
+            weights.append((cls, cls(weights="default"), f"shipped {cls.default_weights!r}"))
+        if (SHARED / "weights" / "official" / official).is_file():
+            weights.append((cls, cls.from_official(SHARED / "weights" / "official" / official),
+                            f"authors' {official} (comparison only)"))
     if not weights:
         return ["(skipped: no trained weights available)"], ""
     groups = []
@@ -418,7 +420,7 @@ def run_quality(device: str, sides: list[int], n_images: int, log: Callable[[str
         return t[..., top : top + 1080, left : left + 1920].contiguous().to(device)
 
     header = "| weights | images | variant | PSNR min (dB) | PSNR mean (dB) |\n|---|---|---|---|---|"
-    for cls, (model, wname) in weights.items():
+    for cls, model, wname in weights:
         model = model.to(device).eval()
         full = optimize(model, compile=False, fuse_curves=False)
         variants = {f"curve_max_side={s}": optimize(model, compile=False, fuse_curves=False, curve_max_side=s)
