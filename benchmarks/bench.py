@@ -81,8 +81,8 @@ def _presets(name: str, device: str) -> tuple[list[Case], list[str], list[torch.
         # (tens of seconds per shape), so the small preset compiles it once, at 1080p scale 12.
         fused = {"NCHW + fused curves": dict(compile=False, channels_last=False)}
         pp_hd = {**fused, "compiled (fused, frozen)": dict(compile=True)}
-        pp_hd1 = {**fused, "NCHW + fused, curve_max_side=256": dict(compile=False, channels_last=False,
-                                                                      curve_max_side=256)}
+        pp_hd1 = {**fused, **{f"NCHW + fused, curve_max_side={s}": dict(compile=False, channels_last=False,
+                                                                         curve_max_side=s) for s in (256, 512)}}
         cases = [
             Case("ZeroDCE", 1, vga, 1, dce_vga, repeats=5),
             Case("ZeroDCE", 1, hd, 1, dce_hd, repeats=3),
