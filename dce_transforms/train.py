@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ._weights import save_state_dict
-from .errors import DCEError
+from .errors import ConfigError, DCEError
 from .io import ImageReadError, image_to_tensor, list_images, read_image
 from .curves import apply_curves
 from .losses import ZeroReferenceLoss
@@ -125,7 +125,7 @@ class ImageFolderDataset(Dataset):
             for f, why in self.bad:
                 print(f"dce-train: skipping unreadable file {f}: {why}", file=sys.stderr)
         if not self.files:
-            raise DCEError(f"no readable images (jpg/png/bmp/tif) under {list(roots)}; point dce-train at a folder of images.")
+            raise ConfigError(f"no readable images (jpg/png/bmp/tif) under {list(roots)}; point dce-train at a folder of images.")
         self.crop, self.min_scale, self.train, self.max_side = crop, min_scale, train, max_side
 
     def __len__(self) -> int:
@@ -155,7 +155,7 @@ class ImageFolderDataset(Dataset):
 def build_model(cfg: TrainConfig) -> nn.Module:
     """A freshly initialised (or ``--init-weights``) model for ``cfg.model``."""
     if cfg.model not in MODELS:
-        raise DCEError(f"--model must be one of {sorted(MODELS)}, got {cfg.model!r}.")
+        raise ConfigError(f"--model must be one of {sorted(MODELS)}, got {cfg.model!r}.")
     kwargs = {"scale_factor": cfg.scale_factor} if cfg.model == "zero-dce++" else {}
     return MODELS[cfg.model](weights=cfg.init_weights, validate=False, **kwargs)
 
@@ -268,7 +268,7 @@ def train(cfg: TrainConfig) -> Path:
     iterations = int(model.iterations)
     lo, hi = cfg.consistency_scales
     if cfg.scale_consistency < 0 or not 1 <= lo <= hi:
-        raise DCEError(
+        raise ConfigError(
             f"--scale-consistency must be >= 0 and --consistency-scales MIN MAX must satisfy 1 <= MIN <= MAX; "
             f"got {cfg.scale_consistency} and {lo} {hi}."
         )

@@ -14,7 +14,8 @@ import torch
 
 from dce_transforms import ZeroDCE, ZeroDCEPP
 from dce_transforms.io import write_image
-from dce_transforms.train import main, scale_consistency_loss
+from dce_transforms.errors import ConfigError
+from dce_transforms.train import TrainConfig, main, scale_consistency_loss, train
 
 
 def _dark_folder(root: Path, n: int = 6, size: int = 48) -> Path:
@@ -82,6 +83,13 @@ def test_empty_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty"), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     assert "no readable images" in capsys.readouterr().err
+
+
+def test_bad_training_input_raises_a_value_error_from_the_library(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="point dce-train at a folder") as info:
+        train(TrainConfig(data=[str(tmp_path / "empty")], out=str(tmp_path / "run"), progress=False))
+    assert isinstance(info.value, ValueError)
 
 
 def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
