@@ -423,6 +423,7 @@ class ZeroDCEPP(_CurveEstimator):
 
 
 # -- shipped weights -------------------------------------------------------------------------------
+_OUR_LICENSE = "Apache-2.0 (weights trained by the dce_transforms developers)"
 _SICE_CREDIT = (
     "trained on 1,801 of the 2,002 SICE Part 1 multi-exposure images (Cai, Gu, Zhang, TIP 2018) as published with "
     "the Zero-DCE++ code; scenes 1802-2002 held out (docs/model_card/sice_holdout.txt)"
@@ -433,7 +434,7 @@ ZeroDCE.weights_registry = {
         name="sice-v1",
         file="zero_dce_sice_v1-97a88f9c.safetensors",
         sha256="97a88f9ca2c971eeb3b8f667d726062b793b586b80f980f35aa5176b5f070adb",
-        license="Apache-2.0 (weights trained by the dce_transforms developers)",
+        license=_OUR_LICENSE,
         paper=_PAPER_DCE,
         recipe=(
             "dce-train ../shared/data/train/sice --exclude-list docs/model_card/sice_holdout.txt --model zero-dce "
@@ -450,7 +451,7 @@ ZeroDCEPP.weights_registry = {
         name="sice-v1",
         file="zero_dce_pp_sice_v1-4e5d54c6.safetensors",
         sha256="4e5d54c6488b36d8f893ed278dc21b88032269985402d5c0139ec746bdc907f3",
-        license="Apache-2.0 (weights trained by the dce_transforms developers)",
+        license=_OUR_LICENSE,
         paper=_PAPER_DCEPP,
         recipe=(
             "dce-train ../shared/data/train/sice --exclude-list docs/model_card/sice_holdout.txt --model zero-dce++ "
@@ -463,7 +464,7 @@ ZeroDCEPP.weights_registry = {
         name="sice-v2",
         file="zero_dce_pp_sice_v2-37392f37.safetensors",
         sha256="37392f37cd9813d8d6bede3c9cefee4c689e0471218387ba619a523c981fbff3",
-        license="Apache-2.0 (weights trained by the dce_transforms developers)",
+        license=_OUR_LICENSE,
         paper=_PAPER_DCEPP,
         recipe=(
             "sice-v1 continued with dce-train --resume in four stages (batch 8, --exclude-list "

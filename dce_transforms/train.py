@@ -337,6 +337,7 @@ def train(cfg: TrainConfig) -> Path:
     seen = 0
     model.train()
     epoch = start_epoch
+    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     done = step >= total_steps
     while not done:
         if sampler is not None:
@@ -345,13 +346,12 @@ def train(cfg: TrainConfig) -> Path:
             x = x.to(device, non_blocking=True)
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16, enabled=amp):
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
                 y, alpha = net(x, return_curves=True)
             loss, terms = loss_fn(y.float(), x.float(), alpha.float())
             if cfg.scale_consistency > 0:
-                lo, hi = cfg.consistency_scales
                 scale = math.exp(random.uniform(math.log(lo), math.log(hi)))
-                with torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16, enabled=amp):
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
                     cons = scale_consistency_loss(model, x, y, scale=scale, iterations=iterations)
                 terms = {**terms, "cons": cons}
                 loss = loss + cfg.scale_consistency * cons
