@@ -19,7 +19,9 @@ from .errors import (
     WeightsError,
 )
 from .losses import ZeroReferenceLoss, zero_reference_loss
+from .gate import ExposureGate, GateConfig
 from .models import ZeroDCE, ZeroDCEPP
+from .registry import get_model, list_models, list_weights
 
 __version__ = "0.1.0"
 
@@ -28,6 +30,8 @@ __all__ = [
     "ChecksumError",
     "ConfigError",
     "DCEError",
+    "ExposureGate",
+    "GateConfig",
     "ImageDTypeError",
     "ImageShapeError",
     "ImageValueError",
@@ -42,7 +46,10 @@ __all__ = [
     "curves",
     "errors",
     "flush_denormals",
+    "get_model",
     "le_curve",
+    "list_models",
+    "list_weights",
     "load_state_dict",
     "losses",
     "save_state_dict",

@@ -30,6 +30,8 @@ class WeightsEntry:
         paper: the method's reference.
         recipe: how the weights were trained (command, data, schedule, hardware).
         meta: further facts (final losses, evaluation figures).
+        kwargs: constructor arguments that come with these weights (e.g. an exposure gate), applied
+            unless the caller passes them explicitly.
     """
 
     name: str
@@ -39,6 +41,7 @@ class WeightsEntry:
     paper: str
     recipe: str
     meta: Mapping[str, Any] = field(default_factory=dict)
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -69,6 +72,28 @@ def flush_denormals(state: dict[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
+_OFFICIAL_NAMES = {"zero_dce": ("Zero-DCE", "ZeroDCE", "zero-dce"), "zero_dce_pp": ("Zero-DCE++", "ZeroDCEPP", "zero-dce++")}
+
+
+def _known_official(digest: str) -> tuple[str, str, str, str] | None:
+    """``(key, model name, class name, CLI name)`` of the authors' release with this full sha256, if any."""
+    from .models import OFFICIAL_SHA256  # noqa: PLC0415 - models imports this module
+
+    for key, known in OFFICIAL_SHA256.items():
+        if known == digest and key in _OFFICIAL_NAMES:
+            return (key, *_OFFICIAL_NAMES[key])
+    return None
+
+
+def _known_official_prefix(prefix: str) -> tuple[str, str, str, str] | None:
+    from .models import OFFICIAL_SHA256  # noqa: PLC0415
+
+    for key, known in OFFICIAL_SHA256.items():
+        if known.startswith(prefix) and key in _OFFICIAL_NAMES:
+            return (key, *_OFFICIAL_NAMES[key])
+    return None
+
+
 def load_state_dict(path: str | os.PathLike[str], *, sha256: str | None = None) -> dict[str, Tensor]:
     """Load a checkpoint safely onto the CPU, check its hash, flush denormals.
 
@@ -81,7 +106,7 @@ def load_state_dict(path: str | os.PathLike[str], *, sha256: str | None = None) 
         sha256: expected hex digest (or a prefix of at least 8 characters); checked when given.
 
     Raises:
-        WeightsError: the file is missing or cannot be read as a checkpoint.
+        WeightsError: the file is missing, cannot be read as a checkpoint, or holds NaN or infinite values.
         ChecksumError: the digest does not match.
     """
     path = Path(path)
@@ -95,6 +120,12 @@ def load_state_dict(path: str | os.PathLike[str], *, sha256: str | None = None) 
             )
         actual = sha256_of(path)
         if not actual.startswith(expected):
+            other = _known_official(actual)
+            if other is not None and not _known_official_prefix(expected) == other:
+                raise ChecksumError(
+                    f"checkpoint {str(path)!r} is the authors' {other[1]} checkpoint, not the one expected here: "
+                    f"load it with {other[2]}.from_official(path) (dce-eval: --official {other[3]}=PATH)."
+                )
             raise ChecksumError(
                 f"checkpoint {str(path)!r} has sha256 {actual}, expected {expected}: the file is corrupt or "
                 "not the one registered. Reinstall the package or pass the right file."
@@ -119,6 +150,13 @@ def load_state_dict(path: str | os.PathLike[str], *, sha256: str | None = None) 
                 break
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise WeightsError(f"checkpoint {str(path)!r} is not a state dict of tensors.")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise WeightsError(
+            f"checkpoint {str(path)!r} holds NaN or infinite values in {len(bad)} tensor(s) ({', '.join(sorted(bad)[:3])}"
+            f"{'...' if len(bad) > 3 else ''}): the training that wrote it diverged. Use an earlier checkpoint, or "
+            "retrain with a lower learning rate."
+        )
     return flush_denormals(dict(state))
 
 
@@ -132,6 +170,9 @@ def save_state_dict(state: Mapping[str, Tensor], path: str | os.PathLike[str], *
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     try:
         save_file(tensors, str(tmp), metadata=metadata)
+        umask = os.umask(0)  # the usual permissions (0666 & ~umask), whatever mode the writer chose
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

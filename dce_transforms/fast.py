@@ -265,15 +265,15 @@ class FastEnhancer(nn.Module):
             ratio = side / max(h, w)
             small = (max(1, round(h * ratio)), max(1, round(w * ratio)))
             low = F.interpolate(x, size=small, mode="bilinear", align_corners=False, antialias=True)
-            return m._estimate(self._layout(low)), False
+            return m.gated_curves(x, self._layout(low), m._estimate), False
         if isinstance(m, ZeroDCEPP) and m.scale_factor != 1:
             s = m.scale_factor
             if h >= s and w >= s:
                 low = F.interpolate(x, scale_factor=1 / s, mode="bilinear", align_corners=False)
             else:
                 low = F.interpolate(x, size=(max(1, int(h / s)), max(1, int(w / s))), mode="bilinear")
-            return m._net(self._layout(low)), True
-        return m._net(self._layout(x)), False
+            return m.gated_curves(x, self._layout(low), m._net), True
+        return m.gated_curves(x, self._layout(x), m._net), False
 
     def _enhance(self, x: Tensor) -> Tensor:
         net_in = x if self.dtype is None else x.to(self.dtype)

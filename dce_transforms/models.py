@@ -17,20 +17,25 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import ClassVar, Union
+from typing import Any, Callable, ClassVar, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_image
+from . import _pipeline
+from ._checks import check_image, is_tracing
 from ._weights import WeightsEntry, load_state_dict
 from .curves import apply_curves
 from .errors import ConfigError, ImageShapeError, WeightsError
+from .gate import ExposureGate, GateConfig
 
-__all__ = ["ZeroDCE", "ZeroDCEPP", "WeightsArg", "OFFICIAL_SHA256"]
+__all__ = ["ZeroDCE", "ZeroDCEPP", "WeightsArg", "GateArg", "OFFICIAL_SHA256"]
 
 WeightsArg = Union[str, os.PathLike, WeightsEntry, None]
+#: ``"auto"`` (the gate registered with the weights, if any), ``None``/``False`` (off), ``True`` (the
+#: class's validated gate), a :class:`GateConfig`, a dict of its fields, or an :class:`ExposureGate`.
+GateArg = Union[str, bool, GateConfig, dict, ExposureGate, None]
 
 #: sha256 of the authors' released checkpoints (CC BY-NC 4.0, never shipped here), checked by ``from_official``.
 OFFICIAL_SHA256 = {
@@ -59,6 +64,7 @@ class _CurveEstimator(nn.Module):
 
     weights_registry: ClassVar[dict[str, WeightsEntry]] = {}
     default_weights: ClassVar[str | None] = None
+    default_gate: ClassVar[GateConfig] = GateConfig()
     _official_name: ClassVar[str] = ""
 
     conv1: nn.Module
@@ -83,6 +89,7 @@ class _CurveEstimator(nn.Module):
         self.curve_max_side = curve_max_side
         self.validate = validate
         self.weights_name: str | None = None
+        self.exposure_gate: ExposureGate | None = None
 
     # -- network -----------------------------------------------------------------------------
     def _net(self, x: Tensor) -> Tensor:
@@ -116,6 +123,71 @@ class _CurveEstimator(nn.Module):
             last.bias.zero_()
         return self
 
+    # -- exposure gate -----------------------------------------------------------------------
+    def set_exposure_gate(self, gate: GateArg) -> "_CurveEstimator":
+        """Switch the exposure gate (:mod:`dce_transforms.gate`) on, off or to other thresholds.
+
+        ``True`` uses the class's validated thresholds, ``None``/``False`` the published behaviour.
+        The state dict does not change (the gate has no parameters).
+        """
+        if gate is None or gate is False:
+            self.exposure_gate = None
+        elif gate is True:
+            self.exposure_gate = ExposureGate(self.default_gate)
+        elif isinstance(gate, ExposureGate):
+            self.exposure_gate = gate
+        elif isinstance(gate, GateConfig):
+            self.exposure_gate = ExposureGate(gate)
+        elif isinstance(gate, dict):
+            self.exposure_gate = ExposureGate(GateConfig(**gate))
+        else:
+            raise ConfigError(
+                f"exposure_gate must be 'auto', True, False/None, a GateConfig, a dict of its fields or an "
+                f"ExposureGate; got {gate!r}."
+            )
+        return self
+
+    def _resolve_gate(self, gate: GateArg, entry: WeightsEntry | None) -> None:
+        if isinstance(gate, str):
+            if gate != "auto":
+                raise ConfigError(f"exposure_gate must be 'auto', True, False or None (or a GateConfig); got {gate!r}.")
+            gate = entry.kwargs.get("exposure_gate") if entry is not None else None
+        self.set_exposure_gate(gate)
+
+    def _alpha_channels(self) -> int:
+        return self._last_conv().out_channels
+
+    def gated_curves(self, x: Tensor, net_in: Tensor, estimate: Callable[[Tensor], Tensor]) -> Tensor:
+        """Curve maps ``estimate(net_in)`` with the exposure gate (if any) applied.
+
+        Args:
+            x: the full-resolution ``(B, 3, H, W)`` image the gate reads.
+            net_in: the network's input (``x`` or a down-scaled copy, in the network's dtype/layout).
+            estimate: maps an input to its α maps (e.g. the network).
+
+        Returns:
+            ``estimate(net_in)`` without a gate; otherwise ``g↑·α(net_in) − g↓·α(1 − net_in)``. A
+            pass whose factor is negligible for every image is skipped on CPU in eager mode; if both
+            are, the result is a ``(B, C, 1, 1)`` zero map (it up-samples to zeros).
+        """
+        gate = self.exposure_gate
+        if gate is None:
+            return estimate(net_in)
+        up, down = gate(x)
+        may_skip = x.device.type == "cpu" and not is_tracing() and gate.config.skip_below > 0
+        thr = gate.config.skip_below
+        alpha: Tensor | None = None
+        if not may_skip or bool((up > thr).any()):
+            a = estimate(net_in)
+            alpha = a * up.to(a.dtype).view(-1, 1, 1, 1)
+        if down is not None and (not may_skip or bool((down > thr).any())):
+            a = estimate(1 - net_in)
+            neg = a * down.to(a.dtype).view(-1, 1, 1, 1)
+            alpha = -neg if alpha is None else alpha - neg
+        if alpha is None:
+            alpha = net_in.new_zeros((net_in.shape[0], self._alpha_channels(), 1, 1))
+        return alpha
+
     # -- curves ------------------------------------------------------------------------------
     def _estimate(self, x: Tensor) -> Tensor:
         """Curve maps at the resolution of ``x`` (subclasses override for scale_factor)."""
@@ -134,7 +206,7 @@ class _CurveEstimator(nn.Module):
             ratio = self.curve_max_side / max(h, w)  # type: ignore[operator]
             small = (max(1, round(h * ratio)), max(1, round(w * ratio)))
             net_in = F.interpolate(net_in, size=small, mode="bilinear", align_corners=False, antialias=True)
-        return self._estimate(net_in)
+        return self.gated_curves(x, net_in, self._estimate)
 
     def estimate_curves(self, x: Tensor) -> Tensor:
         """Predict the α maps for a checked ``(B, 3, H, W)`` image, at its full resolution."""
@@ -159,18 +231,37 @@ class _CurveEstimator(nn.Module):
             x = x + a * x * (1 - x)
         return x
 
-    def forward(self, x: Tensor, *, return_curves: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """Enhance an image.
+    def forward(self, *inputs: Any, return_curves: bool = False) -> Any:
+        """Enhance an image (the module's contract), or the images of a pipeline sample.
 
         Args:
-            x: ``(B, 3, H, W)`` or ``(3, H, W)``, floating point, RGB in [0, 1].
-            return_curves: also return the α maps.
+            *inputs: one ``(B, 3, H, W)`` or ``(3, H, W)`` floating-point RGB tensor in [0, 1] (the
+                differentiable contract); or, as a torchvision v1/v2 pipeline step, a uint8 / uint16
+                tensor, a ``tv_tensors.Image`` / ``Video`` or a PIL image (same type and dtype back), or
+                several inputs / one dict, list or tuple, of which only the images change
+                (boxes, masks, keypoints, labels and strings come back untouched; see
+                :mod:`dce_transforms._pipeline`).
+            return_curves: also return the α maps (float tensor input only).
 
         Returns:
             The enhanced image (same shape, dtype and device as ``x``), or ``(image, alpha)``
             with ``alpha`` of shape ``(B, 3·n, H, W)`` (Zero-DCE) or ``(B, 3, H, W)`` (Zero-DCE++),
             batch dimension dropped when ``x`` had none.
+
+        Gradients: a call records an autograd graph only if its input requires grad, or if the
+        module is in training mode, the input is a plain floating-point tensor and the call is not in a
+        DataLoader worker; every other call (uint8, tv_tensors, PIL, eval mode, workers) runs under
+        ``torch.no_grad``.
         """
+        if is_tracing():
+            return self._forward_tensor(*inputs, return_curves=return_curves)
+        if len(inputs) == 1 and _pipeline.is_contract_tensor(inputs[0]):
+            with _pipeline.grad_mode(self, inputs[0]):
+                return self._forward_tensor(inputs[0], return_curves=return_curves)
+        return _pipeline.pipeline_forward(self, inputs, self._forward_tensor, return_curves=return_curves)
+
+    def _forward_tensor(self, x: Tensor, *, return_curves: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """The contract: a checked float ``(B, 3, H, W)`` / ``(3, H, W)`` tensor, differentiable."""
         x4, unbatched = check_image(x, check_values=self.validate)
         p = next(self.parameters())
         if p.device != x4.device:
@@ -187,9 +278,10 @@ class _CurveEstimator(nn.Module):
         return (y, alpha) if return_curves else y
 
     # -- weights -----------------------------------------------------------------------------
-    def _load_weights(self, weights: WeightsArg) -> None:
+    def _load_weights(self, weights: WeightsArg) -> WeightsEntry | None:
+        """Load ``weights``; returns the registry entry when the weights came from one."""
         if weights is None:
-            return
+            return None
         if isinstance(weights, str) and weights == "default":
             if self.default_weights is None:
                 warnings.warn(
@@ -197,11 +289,13 @@ class _CurveEstimator(nn.Module):
                     "Pass weights=None to silence this, or weights=PATH to load a checkpoint.",
                     stacklevel=3,
                 )
-                return
+                return None
             weights = self.default_weights
         if isinstance(weights, str) and weights in self.weights_registry:
             weights = self.weights_registry[weights]
+        entry: WeightsEntry | None = None
         if isinstance(weights, WeightsEntry):
+            entry = weights
             state = load_state_dict(weights.path, sha256=weights.sha256)
             self.weights_name = weights.name
         elif isinstance(weights, (str, os.PathLike)):
@@ -222,6 +316,7 @@ class _CurveEstimator(nn.Module):
                 f"{type(self).__name__}.from_official(path)."
             )
         self._load_checked(state)
+        return entry
 
     def _load_checked(self, state: dict[str, Tensor]) -> None:
         own = self.state_dict()
@@ -245,7 +340,11 @@ class _CurveEstimator(nn.Module):
         return out
 
     def extra_repr(self) -> str:
-        return f"iterations={self.iterations}, curve_max_side={self.curve_max_side}, weights={self.weights_name!r}"
+        gate = "on" if self.exposure_gate is not None else "off"
+        return (
+            f"iterations={self.iterations}, curve_max_side={self.curve_max_side}, weights={self.weights_name!r}, "
+            f"exposure_gate={gate}"
+        )
 
 
 class ZeroDCE(_CurveEstimator):
@@ -262,6 +361,10 @@ class ZeroDCE(_CurveEstimator):
         curve_max_side: if set, curves are estimated on a copy whose longer side is at most this
             many pixels, up-sampled and applied at full resolution (bounded memory on large images).
         validate: check values (finite, in [0, 1]) on every call; costs one host read-back.
+        exposure_gate: the parameter-free exposure gate (:mod:`dce_transforms.gate`) that leaves
+            well-lit images alone and pulls over-exposed ones down. ``"auto"`` uses the gate registered
+            with the weights (the default ``*-adaptive`` entries have one, the older entries, paths and
+            ``from_official`` none); ``True`` the class's validated gate; ``None`` off.
 
     Shape:
         - Input: :math:`(B, 3, H, W)` or :math:`(3, H, W)`, float in [0, 1]
@@ -290,6 +393,7 @@ class ZeroDCE(_CurveEstimator):
         iterations: int = 8,
         curve_max_side: int | None = None,
         validate: bool = True,
+        exposure_gate: GateArg = "auto",
     ) -> None:
         super().__init__(iterations=iterations, curve_max_side=curve_max_side, validate=validate)
         c = 32
@@ -301,7 +405,7 @@ class ZeroDCE(_CurveEstimator):
         self.conv6 = nn.Conv2d(2 * c, c, 3, padding=1)
         self.conv7 = nn.Conv2d(2 * c, 3 * iterations, 3, padding=1)
         self._reset_parameters()
-        self._load_weights(weights)
+        self._resolve_gate(exposure_gate, self._load_weights(weights))
 
     @classmethod
     def from_official(cls, path: str | os.PathLike, *, sha256: str | None = "auto", **kwargs) -> "ZeroDCE":
@@ -339,6 +443,7 @@ class ZeroDCEPP(_CurveEstimator):
         iterations: curve iterations sharing the single α map.
         curve_max_side: alternatively bound the estimation resolution by the longer side.
         validate: check values on every call.
+        exposure_gate: as for :class:`ZeroDCE`.
 
     Example:
         >>> model = ZeroDCEPP(weights=None, scale_factor=4)
@@ -363,6 +468,7 @@ class ZeroDCEPP(_CurveEstimator):
         iterations: int = 8,
         curve_max_side: int | None = None,
         validate: bool = True,
+        exposure_gate: GateArg = "auto",
     ) -> None:
         super().__init__(iterations=iterations, curve_max_side=curve_max_side, validate=validate)
         if (
@@ -385,7 +491,7 @@ class ZeroDCEPP(_CurveEstimator):
         self.conv6 = _SeparableConv(2 * c, c)
         self.conv7 = _SeparableConv(2 * c, 3)
         self._reset_parameters()
-        self._load_weights(weights)
+        self._resolve_gate(exposure_gate, self._load_weights(weights))
 
     def _estimate(self, x: Tensor) -> Tensor:
         s = self.scale_factor
@@ -444,7 +550,23 @@ ZeroDCE.weights_registry = {
         meta={"steps": 1000, "batch_size": 8, "crop": 128, "lr": 5e-4},
     )
 }
-ZeroDCE.default_weights = "sice-v1"
+_GATE_NOTE = (
+    "; with the exposure gate of dce_transforms.gate (no parameters), thresholds chosen on 180 SICE training "
+    "frames (docs/model_card/README.md, 'Do no harm')"
+)
+ZeroDCE.default_gate = GateConfig(brighten_below=0.28, brighten_width=0.05, darken_below=0.18, darken_width=0.2)
+_v1 = ZeroDCE.weights_registry["sice-v1"]
+ZeroDCE.weights_registry["sice-v1-adaptive"] = WeightsEntry(
+    name="sice-v1-adaptive",
+    file=_v1.file,
+    sha256=_v1.sha256,
+    license=_OUR_LICENSE,
+    paper=_PAPER_DCE,
+    recipe="sice-v1" + _GATE_NOTE,
+    meta=dict(_v1.meta),
+    kwargs={"exposure_gate": ZeroDCE.default_gate},
+)
+ZeroDCE.default_weights = "sice-v1-adaptive"
 
 ZeroDCEPP.weights_registry = {
     "sice-v1": WeightsEntry(
@@ -476,4 +598,16 @@ ZeroDCEPP.weights_registry = {
         meta={"steps": 3850, "batch_size": 8, "crop": 256, "lr": 1e-4},
     ),
 }
-ZeroDCEPP.default_weights = "sice-v2"
+ZeroDCEPP.default_gate = GateConfig(brighten_below=0.28, brighten_width=0.05, darken_below=0.15, darken_width=0.3)
+_v2 = ZeroDCEPP.weights_registry["sice-v2"]
+ZeroDCEPP.weights_registry["sice-v2-adaptive"] = WeightsEntry(
+    name="sice-v2-adaptive",
+    file=_v2.file,
+    sha256=_v2.sha256,
+    license=_OUR_LICENSE,
+    paper=_PAPER_DCEPP,
+    recipe="sice-v2" + _GATE_NOTE,
+    meta=dict(_v2.meta),
+    kwargs={"exposure_gate": ZeroDCEPP.default_gate},
+)
+ZeroDCEPP.default_weights = "sice-v2-adaptive"

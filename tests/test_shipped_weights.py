@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -20,19 +21,23 @@ def golden() -> dict[str, np.ndarray]:
         return {k: d[k] for k in d.files}
 
 
-@pytest.mark.parametrize(
-    ("key", "build"),
-    [
-        ("zero_dce", lambda: ZeroDCE()),
-        ("zero_dce_pp", lambda: ZeroDCEPP()),
-        ("zero_dce_pp_scale4", lambda: ZeroDCEPP(scale_factor=4)),
-    ],
-)
-def test_golden_output(golden: dict[str, np.ndarray], key: str, build) -> None:
-    x = torch.from_numpy(golden["input"]).permute(2, 0, 1)[None].float() / 255
-    with torch.no_grad():
-        y = build()(x)[0].numpy()
-    np.testing.assert_allclose(y, golden[key], atol=1e-4, rtol=0)
+sys.path.insert(0, str(GOLDEN.parent))
+from make_golden import CLASSES, cases, golden_inputs  # noqa: E402
+
+
+@pytest.mark.parametrize(("key", "cname", "wname", "kwargs"), cases(), ids=[c[0] for c in cases()])
+def test_golden_output(golden: dict[str, np.ndarray], key: str, cname: str, wname: str, kwargs: dict) -> None:
+    model = CLASSES[cname](weights=wname, **kwargs).eval()
+    for variant, x in golden_inputs(golden["input"]).items():
+        with torch.no_grad():
+            y = model(x)[0].numpy()
+        np.testing.assert_allclose(y, golden[f"{key}:{variant}"], atol=1e-4, rtol=0, err_msg=f"{key}:{variant}")
+
+
+def test_every_registered_entry_has_golden_outputs(golden: dict[str, np.ndarray]) -> None:
+    for cname, cls in CLASSES.items():
+        for wname in cls.weights_registry:
+            assert f"{cname}:{wname}:dark" in golden, f"run python tests/data/make_golden.py for {cname}:{wname}"
 
 
 @pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
@@ -47,12 +52,27 @@ def test_default_weights_load_offline_without_warning(cls) -> None:
 
 
 @pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
-def test_shipped_weights_brighten_dark_input_and_keep_bright_input(cls) -> None:
+def test_default_weights_do_no_harm(cls) -> None:
+    """Dark input is lifted, well-lit input kept (PSNR > 30 dB, gain < 1.05), over-exposed input pulled down."""
     model = cls().eval()
-    dark = torch.linspace(0.02, 0.2, 64 * 64 * 3).reshape(1, 3, 64, 64)
-    bright = torch.full((1, 3, 64, 64), 0.8)
+    g = torch.Generator().manual_seed(0)
+    texture = torch.rand(1, 3, 64, 64, generator=g)
+    dark = 0.02 + 0.18 * texture
+    lit = 0.25 + 0.5 * texture
+    over = 0.75 + 0.25 * texture
     with torch.no_grad():
-        lift_dark = model(dark).mean() - dark.mean()
-        lift_bright = model(bright).mean() - bright.mean()
-    assert lift_dark > 0.1
-    assert -0.05 < lift_bright < lift_dark  # bright input is not darkened, and lifted less than dark input
+        out_dark, out_lit, out_over = model(dark), model(lit), model(over)
+    assert out_dark.mean() - dark.mean() > 0.1
+    psnr = -10 * torch.log10(((out_lit - lit) ** 2).mean())
+    assert psnr > 30 and out_lit.mean() / lit.mean() < 1.05
+    assert out_over.mean() < over.mean() - 0.02
+
+
+@pytest.mark.parametrize(("cls", "old"), [(ZeroDCE, "sice-v1"), (ZeroDCEPP, "sice-v2")])
+def test_published_behaviour_without_gate_brightens_everything(cls, old) -> None:
+    """The older entries keep the published behaviour: a well-lit image is brightened too."""
+    model = cls(weights=old).eval()
+    assert model.exposure_gate is None
+    lit = 0.25 + 0.5 * torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert model(lit).mean() > 1.1 * lit.mean()
