@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["BaselineZeroDCE", "BaselineZeroDCEPP", "baseline_from"]
+__all__ = ["BaselineZeroDCE", "BaselineZeroDCEPP", "baseline_from", "AuthorsZeroDCE", "AuthorsZeroDCEPP", "authors_zero_dce"]
 
 
 class BaselineZeroDCE(nn.Module):
@@ -114,3 +114,64 @@ def baseline_from(model: nn.Module) -> nn.Module:
     base.load_state_dict(state)
     device = next(model.parameters()).device
     return base.to(device).eval()
+
+
+# -- the authors' own model ------------------------------------------------------------------------
+
+
+def _flush_denormals(t: Tensor) -> Tensor:
+    """``t`` with its subnormal values set to zero (they would slow every CPU convolution down)."""
+    if not t.is_floating_point():
+        return t
+    return torch.where(t.abs() < torch.finfo(t.dtype).tiny, torch.zeros_like(t), t)
+
+
+class AuthorsZeroDCE(BaselineZeroDCE):
+    """The authors' Zero-DCE as they wrote it: their layer names (``e_conv1..7``) and curve ``x + r·(x² − x)``.
+
+    Loaded from their released checkpoint (``zero_dce_epoch99.pth``, CC BY-NC 4.0: comparison only)
+    by :func:`authors_zero_dce`; our models load the same file through ``ZeroDCE.from_official``,
+    which flips the sign of the last layer (``α = −r``) for our curve ``x + α·x·(1 − x)``.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        for r in torch.split(self.curves(x), 3, dim=1):
+            x = x + r * (torch.pow(x, 2) - x)
+        return x
+
+
+class AuthorsZeroDCEPP(BaselineZeroDCEPP):
+    """The authors' Zero-DCE++: one shared map ``r``, ``x + r·(x² − x)`` eight times, ``nn.UpsamplingBilinear2d``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        s = self.scale_factor
+        if s == 1:
+            r = self.curves(x)
+        else:
+            r = self.curves(F.interpolate(x, scale_factor=1 / s, mode="bilinear"))
+            r = F.interpolate(r, scale_factor=s, mode="bilinear", align_corners=True)
+        for _ in range(self.iterations):
+            x = x + r * (torch.pow(x, 2) - x)
+        return x
+
+
+def _authors_state(path) -> dict[str, Tensor]:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    out = {}
+    for key, t in state.items():
+        key = key.removeprefix("module.").replace("e_conv", "conv")
+        key = key.replace("depth_conv", "depthwise").replace("point_conv", "pointwise")
+        out[key] = _flush_denormals(t.float())
+    return out
+
+
+def authors_zero_dce(path, *, scale_factor: float | None = None) -> nn.Module:
+    """The authors' model with their checkpoint at ``path``, denormal weights flushed to zero, eval mode.
+
+    Args:
+        path: ``zero_dce_epoch99.pth`` (Zero-DCE) or ``zero_dce_pp_epoch99.pth`` (Zero-DCE++).
+        scale_factor: ``None`` for Zero-DCE; the down-scaling factor (1 or 12) for Zero-DCE++.
+    """
+    model: nn.Module = AuthorsZeroDCE() if scale_factor is None else AuthorsZeroDCEPP(scale_factor=scale_factor)
+    model.load_state_dict(_authors_state(path))
+    return model.eval()

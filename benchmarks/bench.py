@@ -23,6 +23,7 @@ The table (hardware, torch version, date, load average) is printed and written t
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as _dt
 import gc
 import math
@@ -40,10 +41,10 @@ import torch.nn.functional as F
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from baseline import baseline_from  # noqa: E402
+from baseline import authors_zero_dce, baseline_from  # noqa: E402
 
 from dce_transforms import ZeroDCE, ZeroDCEPP, ZeroReferenceLoss  # noqa: E402
-from dce_transforms.fast import optimize  # noqa: E402
+from dce_transforms.fast import cpu_bf16_flags, optimize  # noqa: E402
 
 SHARED = Path(os.environ.get("DCE_SHARED", HERE.parent.parent / "shared"))
 
@@ -445,6 +446,236 @@ def run_quality(device: str, sides: list[int], n_images: int, log: Callable[[str
 
 
 # ------------------------------------------------------------------------------------------------
+# cpu-720p: every path against the authors' own model, ONNX Runtime and OpenVINO beside PyTorch
+
+_FLAGS_OF_NOTE = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def _cpu_flags() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return " ".join(f for f in _FLAGS_OF_NOTE if f in have) or "none of " + " ".join(_FLAGS_OF_NOTE)
+    except OSError:
+        pass
+    return "unknown"
+
+
+def export_onnx(model: torch.nn.Module, path: Path, example: torch.Tensor) -> Path:
+    """The standalone enhancer as ONNX (``torch.onnx.export(dynamo=True)``), dynamic batch, height and width."""
+    import warnings
+
+    dims = {0: torch.export.Dim("batch", max=64), 2: torch.export.Dim("height", min=16, max=8192),
+            3: torch.export.Dim("width", min=16, max=8192)}
+    ex = torch.cat([example, example.flip(-1)])  # batch 2: torch.export specialises sizes 0 and 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (ex,), path, dynamo=True, dynamic_shapes=(dims,),
+                          input_names=["image"], output_names=["enhanced"])
+    return path
+
+
+def _onnxruntime_fn(path: Path, threads: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return lambda x: torch.from_numpy(sess.run(None, {name: x.numpy()})[0])
+
+
+def _openvino_fn(path: Path, threads: int, precision: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    import openvino as ov
+
+    core = ov.Core()
+    compiled = core.compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": precision,
+                                                     "INFERENCE_NUM_THREADS": threads,
+                                                     "PERFORMANCE_HINT": "LATENCY"})
+    req = compiled.create_infer_request()
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        req.infer({0: x.numpy()})
+        return torch.from_numpy(req.get_output_tensor(0).data.copy())
+
+    return run
+
+
+@dataclass
+class PairRow:
+    group: str
+    path: str
+    ref_ms: float
+    ms: float
+    ratio: float  # median of per-pair ratios reference / path
+    psnr: float
+    max_diff: float
+    setup_s: float
+    note: str = ""
+
+
+def _pairs(ref: Callable[[], object], fn: Callable[[], object], pairs: int) -> tuple[float, float, float]:
+    """(median reference ms, median path ms, median per-pair ratio), the two alternating, order flipped each pair."""
+    rt, ft, ratios = [], [], []
+    for i in range(pairs):
+        if i % 2 == 0:
+            a = _timed(ref, "cpu")
+            b = _timed(fn, "cpu")
+        else:
+            b = _timed(fn, "cpu")
+            a = _timed(ref, "cpu")
+        rt.append(a)
+        ft.append(b)
+        ratios.append(a / b)
+    return statistics.median(rt) * 1e3, statistics.median(ft) * 1e3, statistics.median(ratios)
+
+
+def run_cpu_720p(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[list[PairRow], list[str]]:
+    """Zero-DCE at 1280x720 and Zero-DCE++ (scale 12) at 1920x1080: every path timed in pairs with the authors' model."""
+    import tempfile
+
+    torch.set_flush_denormal(True)
+    threads = torch.get_num_threads()
+    pairs = args.pairs
+    notes: list[str] = []
+    rows: list[PairRow] = []
+    official = SHARED / "weights" / "official"
+    tmp = Path(tempfile.mkdtemp(prefix="dce-bench-"))
+
+    def add(group: str, name: str, ref_fn, ref_out, fn, setup_s: float, note: str = "") -> None:
+        out = fn()
+        fn()  # second call: out of the timings as well
+        r_ms, f_ms, ratio = _pairs(ref_fn, fn, pairs)
+        rows.append(PairRow(group, name, r_ms, f_ms, ratio, _psnr(out, ref_out),
+                            (out.float() - ref_out.float()).abs().max().item(), setup_s, note))
+        log(f"  {group} | {name}: {f_ms:.1f} ms, x{ratio:.2f} the authors' model ({r_ms:.1f} ms), "
+            f"{rows[-1].psnr:.1f} dB, setup {setup_s:.1f} s")
+
+    def timed_setup(make):
+        t = time.perf_counter()
+        obj = make()
+        return obj, time.perf_counter() - t
+
+    # -- Zero-DCE, 1280x720 ---------------------------------------------------------------------
+    hd, fhd = ((90, 160), (144, 240)) if args.tiny else ((720, 1280), (1080, 1920))
+    x = _photo(hd, 1)
+    ck = official / "zero_dce_epoch99.pth"
+    if ck.is_file():
+        authors = authors_zero_dce(ck)
+        ours = ZeroDCE.from_official(ck).eval()
+        group = "Zero-DCE 1280x720, authors' checkpoint"
+        notes.append(f"reference: the authors' Zero-DCE code and checkpoint ({ck.name}, denormal weights flushed; "
+                     "benchmarks/baseline.py AuthorsZeroDCE), comparison only")
+    else:
+        ours = _build("ZeroDCE", 1, "cpu", notes).set_exposure_gate(None)
+        authors = baseline_from(ours)
+        group = "Zero-DCE 1280x720, shipped weights without gate (authors' checkpoint absent)"
+        notes.append("reference: benchmarks/baseline.py with the shipped weights (../shared has no authors' checkpoint)")
+
+    def ref_fn():
+        with torch.no_grad():
+            return authors(x)
+
+    ref_out = ref_fn()
+    nchw = copy.deepcopy(ours)
+    nchw._nhwc_input = lambda t: False  # the eager path before channels-last input
+
+    def eager(m):
+        def run():
+            with torch.inference_mode():
+                return m(x)
+        return run
+
+    add(group, "the authors' model (itself, second copy)", ref_fn, ref_out, ref_fn, 0.0)
+    add(group, "`ZeroDCE` eager, float32, NCHW (before)", ref_fn, ref_out, eager(nchw), 0.0)
+    add(group, "`ZeroDCE` eager, float32 (default: channels-last input)", ref_fn, ref_out, eager(ours), 0.0)
+    fast, st = timed_setup(lambda: optimize(ours, compile=False, fuse_curves=False))
+    add(group, f"`optimize(compile=False)` (dce-enhance), {fast.precision}", ref_fn, ref_out, lambda: fast(x), st)
+    fast32 = optimize(ours, precision="fp32")
+    add(group, "`optimize(precision=\"fp32\")` compiled", ref_fn, ref_out, lambda: fast32(x), 0.0,
+        "first call compiles")
+    fast_auto = optimize(ours)
+    add(group, f"`optimize()` defaults: {fast_auto.precision}", ref_fn, ref_out, lambda: fast_auto(x), 0.0,
+        "first call compiles")
+    if not args.no_deploy:
+        try:
+            onnx_path, st = timed_setup(lambda: export_onnx(ours, tmp / "zero_dce.onnx", x))
+        except Exception as err:  # noqa: BLE001 - a missing exporter is a note, not a failure
+            notes.append(f"ONNX export failed: {type(err).__name__}: {err}")
+            onnx_path = None
+        if onnx_path is not None:
+            try:
+                ort_fn, st2 = timed_setup(lambda: _onnxruntime_fn(onnx_path, threads))
+                add(group, "ONNX Runtime, float32 (CPU EP)", ref_fn, ref_out, lambda: ort_fn(x), st + st2,
+                    "setup = export + session")
+            except ImportError:
+                notes.append("onnxruntime not installed (pip install 'dce-transforms[onnx]')")
+            try:
+                for prec in ("f32", "bf16"):
+                    ov_fn, st2 = timed_setup(lambda p=prec: _openvino_fn(onnx_path, threads, p))
+                    add(group, f"OpenVINO {prec} (CPU, from the ONNX)", ref_fn, ref_out, lambda f=ov_fn: f(x), st2,
+                        "setup = compile_model")
+            except ImportError:
+                notes.append("openvino not installed (pip install 'dce-transforms[openvino]')")
+    # the shipped default model, exposure gate on: agreement against its own eager float32 output
+    shipped = ZeroDCE().eval()
+    if shipped.exposure_gate is not None:
+        g2 = f"Zero-DCE 1280x720, shipped `ZeroDCE()` ({shipped.weights_name}, gate on)"
+        s_out = eager(shipped)()
+        s_fast = optimize(shipped)
+        add(g2, "`ZeroDCE()` eager, float32", ref_fn, s_out, eager(shipped), 0.0, "agreement: itself")
+        add(g2, f"`optimize(ZeroDCE())` defaults: {s_fast.precision}", ref_fn, s_out, lambda: s_fast(x), 0.0,
+            "agreement vs `ZeroDCE()` eager")
+    del nchw, fast, fast32, fast_auto
+    gc.collect()
+
+    # -- Zero-DCE++, scale 12, 1920x1080 ------------------------------------------------------------
+    x = _photo(fhd, 1)
+    ck = official / "zero_dce_pp_epoch99.pth"
+    if ck.is_file():
+        authors = authors_zero_dce(ck, scale_factor=12)
+        ours = ZeroDCEPP.from_official(ck, scale_factor=12).eval()
+        group = "Zero-DCE++ scale 12, 1920x1080, authors' checkpoint"
+    else:
+        ours = _build("ZeroDCEPP", 12, "cpu", notes).set_exposure_gate(None)
+        authors = baseline_from(ours)
+        group = "Zero-DCE++ scale 12, 1920x1080, shipped weights without gate"
+    ref_out = ref_fn()
+    add(group, "`ZeroDCEPP` eager, float32", ref_fn, ref_out, eager(ours), 0.0)
+    pp_auto = optimize(ours)
+    add(group, f"`optimize()` defaults: {pp_auto.precision}", ref_fn, ref_out, lambda: pp_auto(x), 0.0,
+        "first call compiles")
+    pp_bf16 = optimize(ours, precision="bf16")
+    add(group, "`optimize(precision=\"bf16\")`", ref_fn, ref_out, lambda: pp_bf16(x), 0.0, "first call compiles")
+    return rows, notes
+
+
+def render_pairs(rows: list[PairRow], notes: list[str], meta: dict[str, str]) -> str:
+    out = [f"# dce_transforms benchmark: {meta['device']} ({meta['date']})", ""]
+    for k, v in meta.items():
+        out.append(f"- **{k}**: {v}")
+    group = None
+    for r in rows:
+        if r.group != group:
+            group = r.group
+            out += ["", f"## {group}", "",
+                    "| path | median ms | authors' model ms (same pairs) | × the authors' model | PSNR vs reference (dB) "
+                    "| max abs diff | setup s | note |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+        psnr = "exact (inf)" if math.isinf(r.psnr) else f"{r.psnr:.1f}"
+        out.append(f"| {r.path} | {r.ms:.1f} | {r.ref_ms:.1f} | {r.ratio:.2f} | {psnr} | {r.max_diff:.1e} | "
+                   f"{r.setup_s:.1f} | {r.note} |")
+    out += ["", "Notes:", "",
+            "- Each path is timed in pairs with the reference (the authors' model) in one process, the order "
+            "flipped every pair, after two untimed calls (the first compiles); × = median of the per-pair ratios.",
+            "- PSNR/max abs diff: against the reference's output on the same photo (dicm/01.jpg resized), or, "
+            "for the shipped gated model, against its own eager float32 output.",
+            *[f"- {n}" for n in notes], ""]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------------------
 # report
 
 
@@ -489,9 +720,22 @@ def render(rows: list[Row], train_rows: list[Row], quality: tuple[list[str], str
     return "\n".join(out)
 
 
+def _software() -> str:
+    parts = [f"torch {torch.__version__}", f"Python {platform.python_version()}", platform.system()]
+    for mod in ("onnxruntime", "openvino"):
+        try:
+            parts.append(f"{mod} {__import__(mod).__version__}")
+        except ImportError:
+            pass
+    return ", ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--preset", default="cpu-small", choices=["cpu-small", "full", "smoke"])
+    ap.add_argument("--preset", default="cpu-small", choices=["cpu-small", "cpu-720p", "full", "smoke"])
+    ap.add_argument("--pairs", type=int, default=5, help="cpu-720p: timed pairs per path (default %(default)s)")
+    ap.add_argument("--no-deploy", action="store_true", help="cpu-720p: skip the ONNX Runtime / OpenVINO rows")
+    ap.add_argument("--tiny", action="store_true", help="cpu-720p at 1/8 of the sizes: checks the script end to end")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
@@ -506,10 +750,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    if args.preset == "cpu-720p":
+        if device != "cpu":
+            raise SystemExit("--preset cpu-720p is a CPU preset: add --device cpu")
+        pair_rows, notes = run_cpu_720p(args, log)
+        meta = {
+            "device": "cpu",
+            "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+            "command": "python benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "processor": f"{_cpu_name()}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}",
+            "processor flags": f"{_cpu_flags()} (native bf16 for optimize(): {'/'.join(cpu_bf16_flags()) or 'none'})",
+            "software": _software(),
+            "load": f"1-minute load average {_load():.1f} at the end (the machine may be shared)",
+        }
+        meta["wall time"] = f"{time.perf_counter() - t_start:.0f} s"
+        text = render_pairs(pair_rows, notes, meta)
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"cpu-720p-{_dt.date.today().isoformat()}.md"
+        path.write_text(text)
+        print(text)
+        print(f"written to {path}")
+        return 0
     cases, train_models, dtypes, steps = _presets(args.preset, device)
     if args.only:
         cases = [c for c in cases if args.only in c.model]
-    log = lambda s: print(s, flush=True)  # noqa: E731
     weights_note: list[str] = []
     rows: list[Row] = []
     for dtype in dtypes:

@@ -75,6 +75,11 @@ def check_image(x: object, *, name: str = "image", check_values: bool = True) ->
     if x4.numel() == 0:
         raise ImageShapeError(f"{name} is empty (shape {tuple(x.shape)}): every dimension must be at least 1.")
     if check_values and not is_tracing():
+        if x4.device.type == "meta":
+            raise ImageDTypeError(
+                f"{name} is a meta tensor (no data), so its values cannot be checked: create it on a real "
+                "device, or build the model with validate=False for shape-only runs."
+            )
         with torch.no_grad():
             finite = bool(torch.isfinite(x4).all())
             if not finite:

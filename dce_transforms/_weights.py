@@ -77,7 +77,7 @@ _OFFICIAL_NAMES = {"zero_dce": ("Zero-DCE", "ZeroDCE", "zero-dce"), "zero_dce_pp
 
 def _known_official(digest: str) -> tuple[str, str, str, str] | None:
     """``(key, model name, class name, CLI name)`` of the authors' release with this full sha256, if any."""
-    from .models import OFFICIAL_SHA256  # noqa: PLC0415 - models imports this module
+    from .models import OFFICIAL_SHA256  # models imports this module: import on use
 
     for key, known in OFFICIAL_SHA256.items():
         if known == digest and key in _OFFICIAL_NAMES:
@@ -86,7 +86,7 @@ def _known_official(digest: str) -> tuple[str, str, str, str] | None:
 
 
 def _known_official_prefix(prefix: str) -> tuple[str, str, str, str] | None:
-    from .models import OFFICIAL_SHA256  # noqa: PLC0415
+    from .models import OFFICIAL_SHA256
 
     for key, known in OFFICIAL_SHA256.items():
         if known.startswith(prefix) and key in _OFFICIAL_NAMES:

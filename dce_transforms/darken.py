@@ -19,11 +19,17 @@ Input: a data YAML, or a dataset folder holding one data YAML, or a folder with
 ``"0"``, ``"1"``... up to the largest class id found in the labels).
 
 Safety: the source is only read; the tool refuses an output folder inside the dataset (or
-containing it), and a non-empty output folder unless ``--exist-ok`` is given. Files are written
-atomically. A file that cannot be read or written is reported on stderr and the others are still
-processed.
+containing it), an unwritable one, and a non-empty output folder unless ``--exist-ok`` is given.
+Files are written atomically. A file that cannot be read or written is reported on stderr and the
+others are still processed. Label lines that are not ``class x y w h`` (or a class and polygon
+points) with normalised coordinates are reported as warnings (the file is still copied unchanged).
 
-Exit status: 0 when every image was darkened, 1 when at least one failed, 2 for usage errors.
+Interrupted runs (Ctrl-C, a killed process): the output folder keeps a hidden
+``.dce-darken-partial.json`` with the settings; running the same command again continues,
+skipping the images already written (their content depends only on the seed and the path).
+
+Exit status: 0 when every image was darkened, 1 when at least one failed, 2 for usage errors,
+130 when interrupted.
 
 The data YAML is read with PyYAML when it is installed (``pip install pyyaml``; Ultralytics
 installs it), and otherwise with a small reader for the flat subset that dataset files use.
@@ -43,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._cli import parse_args, usage_error
+from ._cli import EXIT_INTERRUPTED, check_writable_dir, describe_os_error, parse_args, usage_error
 from .errors import DCEError
 
 __all__ = ["DatasetSpec", "UsageError", "image_seed", "label_path", "load_data_yaml", "main", "plan", "read_yaml"]
@@ -51,6 +57,8 @@ __all__ = ["DatasetSpec", "UsageError", "image_seed", "label_path", "load_data_y
 _PROG = "dce-darken"
 _SPLITS = ("train", "val", "test", "minival")
 _YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
+#: Settings of a run in progress, in the output folder; removed when the run completes.
+PARTIAL_FILE = ".dce-darken-partial.json"
 
 
 class UsageError(DCEError, ValueError):
@@ -153,13 +161,22 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Example:
         >>> import tempfile, pathlib
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "d.yaml"
-        >>> _ = p.write_text("path: /data  # root\\ntrain: images/train\\nnames:\\n  0: person\\n  1: 'traffic light'\\n")
-        >>> d = read_yaml(p)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     p = pathlib.Path(folder) / "d.yaml"
+        ...     _ = p.write_text("path: /data  # root\\ntrain: images/train\\nnames:\\n  0: person\\n  1: 'traffic light'\\n")
+        ...     d = read_yaml(p)
         >>> d["train"], d["names"]
         ('images/train', {0: 'person', 1: 'traffic light'})
+
+    Raises:
+        UsageError: the file cannot be read, is not UTF-8 text, or is not a dataset YAML.
     """
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{str(path)!r} is not a text file (not UTF-8 at byte {err.start}); pass the dataset's data YAML.") from err
+    except OSError as err:
+        raise UsageError(f"cannot read {str(path)!r}: {err.strerror or err}.") from err
     try:
         import yaml  # noqa: PLC0415 - optional, not a core dependency
     except ImportError:
@@ -278,7 +295,11 @@ def _split_images(entry: Path, root: Path) -> tuple[list[Path], bool]:
         return list_images([entry]), False
     if entry.is_file() and entry.suffix == ".txt":
         files = []
-        for line in entry.read_text(encoding="utf-8").splitlines():
+        try:
+            listing = entry.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise UsageError(f"image list {str(entry)!r} is not UTF-8 text; give one image path a line.") from err
+        for line in listing.splitlines():
             line = line.strip()
             if not line:
                 continue
@@ -353,6 +374,40 @@ def _max_class(label_files: list[Path]) -> int:
     return top
 
 
+def check_label_text(text: str) -> list[str]:
+    """Problems of a YOLO label file, one message per bad line (empty list: fine).
+
+    A line is ``class x y w h`` or ``class x1 y1 x2 y2 x3 y3 ...`` (a polygon), the class a
+    non-negative integer and the coordinates finite numbers in [0, 1].
+
+    Example:
+        >>> check_label_text("0 0.5 0.5 0.2 0.2\\n")
+        []
+        >>> check_label_text("cat 0.5 0.5 0.2 0.2\\n1 0.5 0.5\\n")
+        ["line 1: class 'cat' is not a non-negative integer", 'line 2: 2 coordinates; expected 4 (x y w h) or an even number >= 6 (polygon)']
+    """
+    problems = []
+    for n, line in enumerate(text.splitlines(), 1):
+        tok = line.split()
+        if not tok:
+            continue
+        cls, coords = tok[0], tok[1:]
+        if not cls.isdigit():
+            problems.append(f"line {n}: class {cls!r} is not a non-negative integer")
+            continue
+        if not (len(coords) == 4 or (len(coords) >= 6 and len(coords) % 2 == 0)):
+            problems.append(f"line {n}: {len(coords)} coordinates; expected 4 (x y w h) or an even number >= 6 (polygon)")
+            continue
+        try:
+            values = [float(t) for t in coords]
+        except ValueError:
+            problems.append(f"line {n}: a coordinate is not a number")
+            continue
+        if not all(0.0 <= v <= 1.0 for v in values):  # NaN fails too
+            problems.append(f"line {n}: coordinates must be normalised numbers in [0, 1]")
+    return problems
+
+
 def _yaml_value(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False)
 
@@ -405,12 +460,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--yaml-name", default="data.yaml", help="name of the new data YAML in the output folder")
     p.add_argument("--workers", type=int, default=1, help="images processed in parallel (threads)")
     p.add_argument("--exist-ok", action="store_true", help="allow a non-empty output folder (files are replaced)")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help="skip images declaring more than N pixels, before decoding them (default: the library's limit)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``dce-darken``; returns the exit status (0 ok, 1 some images failed, 2 usage error)."""
+    """Run ``dce-darken``; returns the exit status (0 ok, 1 some images failed, 2 usage error, 130 Ctrl-C)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(f"\n{_PROG}: interrupted; the images written so far are kept: run the same command again to continue.",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parse_args(_parser(), argv)
     if isinstance(args, int):
         return args
@@ -429,6 +495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(f"--jpeg-quality must be in 0..100, got {args.jpeg_quality}.")
     if args.workers < 1:
         return fail(f"--workers must be at least 1, got {args.workers}.")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        return fail(f"--max-pixels must be an integer >= 1, got {args.max_pixels}.")
     if any(sep in args.yaml_name for sep in ("/", "\\")) or not args.yaml_name.endswith((".yaml", ".yml")):
         return fail(f"--yaml-name must be a file name ending in .yaml, got {args.yaml_name!r}.")
     try:
@@ -446,14 +514,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         if out.exists() and not out.is_dir():
             raise UsageError(f"-o {str(out)!r} exists and is not a folder.")
         split_out, items = plan(spec, out)
-        if out.is_dir() and any(out.iterdir()) and not args.exist_ok:
+        settings = {"source": str(spec.root), "seed": args.seed, "jpeg_quality": args.jpeg_quality,
+                    **{k: list(v) if isinstance(v, tuple) else v for k, v in ranges.items()}}
+        partial = out / PARTIAL_FILE
+        resuming = False
+        if partial.is_file():
+            try:
+                resuming = json.loads(partial.read_text(encoding="utf-8")) == settings
+            except (OSError, ValueError):
+                resuming = False
+            if not resuming and not args.exist_ok:
+                raise UsageError(
+                    f"-o {str(out)!r} holds an interrupted dce-darken run with other settings: run it again with the "
+                    "same options to continue it, or pass --exist-ok to replace it."
+                )
+        if out.is_dir() and any(out.iterdir()) and not args.exist_ok and not resuming:
             raise UsageError(f"-o {str(out)!r} is not empty; pass --exist-ok to write into it anyway.")
+        check_writable_dir(out)
     except DCEError as err:
         return fail(str(err))
     except OSError as err:
         return fail(f"cannot read the dataset: {err}")
     if not items:
         return fail(f"no images found in the splits of {str(spec.root)!r}.")
+    from .io import atomic_path  # noqa: PLC0415
+
+    try:
+        with atomic_path(partial) as tmp:
+            tmp.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+    except OSError as err:
+        return fail(f"-o: {describe_os_error(err, out)}")
+    done_before = {it.rel for it in items if resuming and (out / it.rel).is_file()}
+    if done_before:
+        print(f"{_PROG}: continuing an interrupted run: {len(done_before)} of {len(items)} images already written",
+              file=sys.stderr)
 
     import torch  # noqa: PLC0415
     from tqdm.auto import tqdm  # noqa: PLC0415
@@ -462,13 +556,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .simulate import simulate_low_light  # noqa: PLC0415
 
     def process(item: _Item) -> str | None:
+        if item.rel in done_before:
+            return None
         try:
-            arr = read_image(item.src)
+            arr = read_image(item.src) if args.max_pixels is None else read_image(item.src, max_pixels=args.max_pixels)
             x = image_to_tensor(arr)
             y = simulate_low_light(x, seed=image_seed(args.seed, item.rel.as_posix()), **ranges)
             write_image(out / item.rel, tensor_to_image(y, arr.dtype), quality=args.jpeg_quality)
             return None
-        except (DCEError, OSError, ValueError, RuntimeError) as err:
+        except OSError as err:
+            return describe_os_error(err, out / item.rel)
+        except (DCEError, ValueError, RuntimeError) as err:
             return f"{type(err).__name__}: {err}"
 
     failed: list[tuple[Path, str]] = []
@@ -476,26 +574,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     # spends far more time synchronising threads than computing (measured: 300 ms -> 2 ms per image).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    pool = ThreadPoolExecutor(max_workers=args.workers)
     try:
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            results = pool.map(process, items)
-            for item, err in tqdm(zip(items, results), total=len(items), desc=_PROG, disable=args.quiet, unit="img"):
-                if err is not None:
-                    failed.append((item.src, err))
-                    print(f"{_PROG}: failed: {item.src}: {err}", file=sys.stderr)
+        results = pool.map(process, items)
+        for item, err in tqdm(zip(items, results), total=len(items), desc=_PROG, disable=args.quiet, unit="img"):
+            if err is not None:
+                failed.append((item.src, err))
+                print(f"{_PROG}: failed: {item.src}: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=True, cancel_futures=True)  # images in progress finish (atomically); the rest are dropped
+        raise
     finally:
+        pool.shutdown(wait=True)
         torch.set_num_threads(threads)
 
-    # Labels: every label file of the listed images, copied byte for byte (atomically).
-    from .io import atomic_path  # noqa: PLC0415
-
+    # Labels: every label file of the listed images, copied byte for byte (atomically); bad lines are warned about.
     label_files = []
+    warned = 0
     for item in items:
         src_label = label_path(item.src)
         if not src_label.is_file():
             continue
         label_files.append(src_label)
         dst_label = label_path(out / item.rel)
+        try:
+            problems = check_label_text(src_label.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError:
+            problems = ["not UTF-8 text"]
+        except OSError:
+            problems = []
+        if problems:
+            warned += 1
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            print(f"{_PROG}: warning: {src_label}: " + "; ".join(problems[:3]) + more + "; copied unchanged",
+                  file=sys.stderr)
         try:
             with atomic_path(dst_label) as tmp:
                 shutil.copyfile(src_label, tmp)
@@ -511,12 +623,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _write_yaml(yaml_path, out, split_out, names, spec.extra)
     except OSError as err:
-        print(f"{_PROG}: failed: {yaml_path}: {err}", file=sys.stderr)
+        print(f"{_PROG}: failed: {yaml_path}: {describe_os_error(err, yaml_path)}", file=sys.stderr)
         return 1
+    try:
+        partial.unlink()
+    except OSError:
+        pass
     done = len(items) - sum(1 for f, _ in failed if f.suffix != ".txt")
     print(
         f"{_PROG}: {done}/{len(items)} images darkened, {len(label_files)} label files copied, "
-        f"dataset YAML {yaml_path}" + (f"; {len(failed)} failed" if failed else ""),
+        f"dataset YAML {yaml_path}" + (f"; {warned} label files with malformed lines (see warnings)" if warned else "")
+        + (f"; {len(failed)} failed" if failed else ""),
         file=sys.stderr,
     )
     return 1 if failed else 0

@@ -7,6 +7,8 @@ at them. Three modes:
 * no reference (default): real low-light photos; no-reference figures only;
 * ``--reference REF_DIR``: well-exposed ground truth, paired with each input by relative path
   (any image extension; then by unique file stem); adds PSNR and SSIM;
+* ``--well-lit``: INPUT_DIR holds *well-exposed* images; each output is compared with its own
+  input (PSNR, SSIM, brightness gain): the do-no-harm figure of an enhancer in front of a detector;
 * ``--simulate``: INPUT_DIR holds *normal-light* images; each is darkened with
   :func:`dce_transforms.simulate.simulate_low_light` (seeded per file from ``--seed`` and its
   relative path, so a file gets the same darkening whatever ``--limit`` is), enhanced, and compared
@@ -22,8 +24,13 @@ Examples:
     dce-eval ../shared/data/train/sice --simulate --limit 50 --json sim.json
     dce-eval low/ --reference high/ --weights runs/a/best.safetensors --weights runs/b/best.safetensors
 
+``--json`` and ``--markdown`` are checked before any scoring: a folder, an input or reference
+file, a path inside INPUT_DIR or REF_DIR, or an unwritable location is refused (exit 2). They are
+written atomically.
+
 Exit status: 0 when every image was scored, 1 when some file could not be read or paired
-(reported on stderr, the rest is still scored), 2 for usage errors.
+(reported on stderr, the rest is still scored) or a result file could not be written, 2 for
+usage errors, 130 when interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -43,10 +50,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import metrics
-from ._cli import parse_args
+from ._cli import check_output_file, describe_os_error, interruptible, parse_args
 from .enhance import AUTO_CURVE_MAX_SIDE, UsageError, _parse_curve_max_side, build_model, resolve_device
 from .errors import DCEError
-from .io import IMAGE_SUFFIXES, image_to_tensor, list_images, read_image
+from .io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, atomic_path, image_to_tensor, list_images, read_image
 from .models import ZeroDCE, ZeroDCEPP
 
 __all__ = ["Method", "EvalResult", "parse_official", "simulation_seed", "find_reference", "evaluate",
@@ -67,6 +74,7 @@ COLUMNS = [
     ("colorfulness", "colourfulness"),
     ("psnr", "PSNR dB"),
     ("ssim", "SSIM"),
+    ("gain", "gain"),  # mean brightness of the output / of the input
 ]
 
 
@@ -177,15 +185,17 @@ def evaluate(
     *,
     reference: str | Path | None = None,
     simulate: bool = False,
+    well_lit: bool = False,
     seed: int = 0,
     limit: int | None = None,
     max_side: int | None = None,
     loe_size: int = 100,
     progress: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> EvalResult:
     """Score every method on every image of ``input_dir`` (see the module docstring for the modes)."""
-    if reference is not None and simulate:
-        raise UsageError("--reference and --simulate exclude each other: the simulation makes its own references.")
+    if sum([reference is not None, simulate, well_lit]) > 1:
+        raise UsageError("--reference, --simulate and --well-lit exclude each other: choose one mode.")
     root = Path(input_dir)
     if not root.is_dir():
         raise UsageError(f"INPUT_DIR {str(root)!r} is not a folder.")
@@ -212,7 +222,7 @@ def evaluate(
         rel = f.relative_to(root)
         key = rel.as_posix()
         try:
-            x = image_to_tensor(read_image(f))
+            x = image_to_tensor(read_image(f, max_pixels=max_pixels))
             ref: Tensor | None = None
             if ref_root is not None:
                 rf = find_reference(ref_root, rel, index)
@@ -220,7 +230,7 @@ def evaluate(
                     raise DCEError(
                         f"no reference image for {key} under {str(ref_root)!r} (same relative path or stem)."
                     )
-                ref = image_to_tensor(read_image(rf))
+                ref = image_to_tensor(read_image(rf, max_pixels=max_pixels))
                 if ref.shape != x.shape:
                     raise DCEError(
                         f"reference {str(rf)!r} is {tuple(ref.shape[1:])} but the input is {tuple(x.shape[1:])}; "
@@ -231,10 +241,13 @@ def evaluate(
             if simulate:
                 ref = x
                 x = simulate_low_light(x, seed=simulation_seed(seed, key))
+            if well_lit:  # do no harm: a well-exposed image should come back as it went in
+                ref = x
             scores = {}
             for m in methods:
                 y, alpha = m.run(x)
                 scores[m.name] = metrics.score(y, x, alpha, reference=ref, loe_size=loe_size)
+                scores[m.name]["gain"] = float(y.mean() / x.mean().clamp(min=1e-6))
         except KeyboardInterrupt:
             raise
         except Exception as err:  # noqa: BLE001 - one bad file must not stop the evaluation
@@ -293,6 +306,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="folder of well-exposed ground truth, paired by relative path")
     mode.add_argument("--simulate", action="store_true",
                       help="INPUT_DIR holds normal-light images: darken them (seeded) and score against the originals")
+    mode.add_argument("--well-lit", action="store_true",
+                      help="INPUT_DIR holds well-exposed images: score each output against its own input (PSNR, "
+                           "SSIM, brightness gain); an enhancer that does no harm scores high PSNR and gain near 1")
     p.add_argument("--model", choices=["zero-dce", "zero-dce++"], default="zero-dce",
                    help="our model (default %(default)s)")
     p.add_argument("--weights", action="append", default=None, metavar="W",
@@ -310,6 +326,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-side", type=int, default=None, metavar="N",
                    help="down-scale images (and references) so the longer side is at most N px before scoring")
     p.add_argument("--loe-size", type=int, default=100, help="longer side of the LOE lightness maps (default 100)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help="skip images declaring more than N pixels, before decoding them (default %(default)s)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--json", metavar="OUT.json", help="write settings, summaries and per-image figures as JSON")
     p.add_argument("--markdown", metavar="OUT.md", help="also write the markdown table to this file")
@@ -349,8 +367,31 @@ def _build_methods(args: argparse.Namespace, device: torch.device) -> list[Metho
     return methods
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse --json / --markdown paths that are folders, inputs, inside the data, or unwritable."""
+    dirs = [Path(args.input_dir)] + ([Path(args.reference)] if args.reference else [])
+    given = [Path(w) for w in (args.weights or []) if Path(w).is_file()]
+    given += [Path(spec.partition("=")[2] or spec) for spec in args.official]
+    seen: dict[Path, str] = {}
+    for option in ("--json", "--markdown"):
+        value = getattr(args, option[2:])
+        if not value:
+            continue
+        path = check_output_file(value, option=option, inputs=given, input_dirs=[d for d in dirs if d.is_dir()])
+        key = path.resolve()
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {option} are the same file {value!r}; give two different paths.")
+        seen[key] = option
+
+
+def _write_text(path: str, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@interruptible(_PROG, "nothing was written")
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``dce-eval``; returns the exit status (0 ok, 1 some files failed, 2 usage error)."""
+    """Run ``dce-eval``; returns the exit status (0 ok, 1 some files failed, 2 usage error, 130 Ctrl-C)."""
     args = parse_args(_parser(), argv)
     if isinstance(args, int):
         return args
@@ -361,20 +402,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"--max-side must be at least 16, got {args.max_side}.")
         if args.loe_size < 2:
             raise UsageError(f"--loe-size must be at least 2, got {args.loe_size}.")
+        if args.max_pixels < 1:
+            raise UsageError(f"--max-pixels must be an integer >= 1, got {args.max_pixels}.")
+        _check_outputs(args)
         device = resolve_device(args.device)
         methods = _build_methods(args, device)
-        result = evaluate(args.input_dir, methods, reference=args.reference, simulate=args.simulate, seed=args.seed,
-                          limit=args.limit, max_side=args.max_side, loe_size=args.loe_size, progress=not args.quiet)
+        result = evaluate(args.input_dir, methods, reference=args.reference, simulate=args.simulate,
+                          well_lit=args.well_lit, seed=args.seed,
+                          limit=args.limit, max_side=args.max_side, loe_size=args.loe_size, progress=not args.quiet,
+                          max_pixels=args.max_pixels)
     except DCEError as err:
         print(f"{_PROG}: error: {err}", file=sys.stderr)
         return 2
-    mode = "simulate" if args.simulate else "reference" if args.reference else "no-reference"
+    mode = ("simulate" if args.simulate else "well-lit" if args.well_lit else "reference" if args.reference
+            else "no-reference")
     table = format_table(result)
     print(table)
+    write_failed = False
     if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         head = f"`dce-eval {args.input_dir}` ({mode}; seed {args.seed}; max side {args.max_side or 'full'})\n\n"
-        Path(args.markdown).write_text(head + table + "\n")
+        try:
+            _write_text(args.markdown, head + table + "\n")
+        except OSError as err:
+            print(f"{_PROG}: error: --markdown: {describe_os_error(err, args.markdown)}", file=sys.stderr)
+            write_failed = True
     if args.json:
         doc = {
             "input_dir": str(args.input_dir),
@@ -393,12 +444,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             ],
             "failed": [{"file": f, "reason": r} for f, r in result.failed],
         }
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+        try:
+            _write_text(args.json, json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+        except OSError as err:
+            print(f"{_PROG}: error: --json: {describe_os_error(err, args.json)}", file=sys.stderr)
+            write_failed = True
     if result.failed:
         print(f"{_PROG}: {len(result.failed)} file(s) could not be scored (see above).", file=sys.stderr)
         return 1
-    return 0
+    return 1 if write_failed else 0
 
 
 if __name__ == "__main__":

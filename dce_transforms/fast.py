@@ -16,8 +16,11 @@ switch                 what it does
 ``channels_last``      NHWC memory format for the network's weights and input (default: on, except
                        ZeroDCEPP on CPU, where depthwise convolutions are slower in NHWC).
 ``inference``          ``torch.inference_mode``, a private frozen copy of the model.
-``dtype``              run the network in float16/bfloat16 (meant for CUDA); curves stay in the
-                       input's precision.
+``precision``          the network's precision: ``"auto"`` (default) picks the fastest that stays
+                       within 50 dB PSNR of float32 for the device found (:func:`choose_precision`:
+                       bfloat16 on CPUs with native bf16, float16 on CUDA, float32 elsewhere);
+                       ``"fp32"``, ``"bf16"``, ``"fp16"`` force one. Curves stay in the input's precision.
+``dtype``              the same as a ``torch.dtype`` (overrides ``precision``).
 ``cuda_graphs``        replay a captured CUDA graph per input shape (CUDA only, ignored on CPU).
 ``curve_max_side``     estimate curves on a copy whose longer side is at most this many pixels.
 =====================  ==========================================================================
@@ -29,6 +32,8 @@ output, within the PSNR reported by the benchmark; every other switch only chang
 from __future__ import annotations
 
 import copy
+import functools
+import logging
 import math
 import types
 import warnings
@@ -41,10 +46,92 @@ from torch import Tensor, nn
 
 from ._checks import _RANGE_SLACK, check_image, is_tracing
 from .curves import _check_alpha
-from .errors import ImageShapeError, ImageValueError
+from .errors import ConfigError, ImageShapeError, ImageValueError
 from .models import ZeroDCEPP, _CurveEstimator
 
-__all__ = ["FastEnhancer", "optimize", "upsample_and_apply_curves", "fused_curves"]
+__all__ = ["FastEnhancer", "optimize", "upsample_and_apply_curves", "fused_curves", "choose_precision",
+           "PRECISIONS", "cpu_bf16_flags"]
+
+_log = logging.getLogger(__name__)
+
+#: Values of ``precision=`` (``optimize``, ``dce-enhance --precision``).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16", torch.float64: "fp64"}
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16_flags() -> tuple[str, ...]:
+    """The native-bfloat16 instruction sets of this CPU found in ``/proc/cpuinfo`` (``amx_bf16``, ``avx512_bf16``).
+
+    Empty when there are none, when oneDNN (``torch.backends.mkldnn``) is unavailable or cannot
+    run bfloat16, or off Linux. AVX-512 CPUs without these flags emulate bfloat16 (slower than float32).
+    """
+    if not torch.backends.mkldnn.is_available():
+        return ()
+    try:
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return ()
+    except (AttributeError, RuntimeError):  # pragma: no cover - builds without the query
+        pass
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return tuple(f for f in ("amx_bf16", "avx512_bf16") if f in flags)
+    except OSError:
+        pass
+    return ()
+
+
+def choose_precision(model: nn.Module) -> tuple[torch.dtype | None, str]:
+    """The precision ``precision="auto"`` runs ``model``'s network in, and why: ``(dtype or None, reason)``.
+
+    Chosen among the precisions whose output stays within 50 dB PSNR of float32 (measured by
+    ``benchmarks/bench.py`` and ``tests/test_fast.py``): bfloat16 keeps 8 bits of mantissa, which
+    is enough for DCE-Net's curve maps (about 70 dB on photos).
+
+    - CUDA: float16 (tensor cores; 3 more mantissa bits than bfloat16 at the same speed).
+    - CPU with native bfloat16 (AMX or AVX-512 BF16, :func:`cpu_bf16_flags`): bfloat16 for
+      Zero-DCE (about 2-4x faster than float32). Zero-DCE++ stays float32: its depthwise layers
+      have no native bfloat16 kernel worth it on CPU.
+    - Elsewhere, or a model already in another precision: ``None`` (the model's own dtype).
+    """
+    p = next(model.parameters())
+    if p.dtype != torch.float32:
+        return None, f"the model is already {_NAMES.get(p.dtype, str(p.dtype))}"
+    if p.is_cuda:
+        return torch.float16, "CUDA"
+    if p.device.type != "cpu":
+        return None, f"no faster precision known for {p.device.type}"
+    flags = cpu_bf16_flags()
+    if not flags:
+        return None, "CPU without native bf16"
+    if isinstance(model, ZeroDCEPP):
+        return None, f"ZeroDCEPP on CPU ({'/'.join(flags)}: no faster bf16 depthwise)"
+    return torch.bfloat16, f"CPU with native bf16 ({'/'.join(flags)})"
+
+
+def _resolve_precision(model: nn.Module, precision: str, dtype: torch.dtype | None, inference: bool) -> tuple[
+        torch.dtype | None, str]:
+    """``(dtype, description)`` from ``precision=`` and ``dtype=``."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}; got {precision!r}.")
+    if dtype is not None:
+        if precision != "auto" and _DTYPES[precision] != dtype:
+            raise ConfigError(
+                f"precision={precision!r} contradicts dtype={dtype}: pass one of them (dtype overrides precision)."
+            )
+        return dtype, f"{_NAMES.get(dtype, str(dtype))} (dtype=)"
+    if precision == "auto":
+        if not inference:
+            return None, "model's (auto: inference=False)"
+        chosen, why = choose_precision(model)
+        name = _NAMES.get(chosen, "") if chosen is not None else _NAMES.get(next(model.parameters()).dtype, "model's")
+        return chosen, f"{name} (auto: {why})"
+    chosen = _DTYPES[precision]
+    return (None if chosen == torch.float32 and next(model.parameters()).dtype == torch.float32 else chosen), precision
 
 
 def _source_index(out_size: int, in_size: int, align_corners: bool, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
@@ -203,6 +290,7 @@ class FastEnhancer(nn.Module):
         *,
         compile: bool = True,
         channels_last: bool | None = None,
+        precision: str = "auto",
         dtype: torch.dtype | None = None,
         cuda_graphs: bool = False,
         fuse_curves: bool = True,
@@ -217,6 +305,9 @@ class FastEnhancer(nn.Module):
             raise TypeError(f"dtype must be None or a floating dtype (float16, bfloat16, float32), got {dtype!r}.")
         if dtype is not None and not inference:
             raise ValueError("dtype needs inference=True; for training in half precision use torch.autocast.")
+        if precision in ("bf16", "fp16") and not inference:
+            raise ConfigError(f"precision={precision!r} needs inference=True; for training use torch.autocast.")
+        dtype, self.precision = _resolve_precision(model, precision, dtype, inference)
         if curve_max_side is not None and (not isinstance(curve_max_side, int) or curve_max_side < 8):
             raise ValueError(f"curve_max_side must be None or an integer >= 8, got {curve_max_side!r}.")
         if channels_last is None:  # NHWC depthwise convolutions are ~2x slower on CPU (oneDNN, measured)
@@ -235,6 +326,8 @@ class FastEnhancer(nn.Module):
         self.fuse_curves = fuse_curves
         self.curve_max_side = model.curve_max_side if curve_max_side is None else curve_max_side
         self.inference = inference
+        _log.info("optimize(%s): precision %s, channels_last=%s, compile=%s, fuse_curves=%s", type(model).__name__,
+                  self.precision, channels_last, compile, fuse_curves)
         self._graphs: dict[tuple[Any, ...], tuple[Any, Tensor, Tensor]] = {}
         self._compiled: Callable[[Tensor], Tensor] | None = None
         self._curves: Callable[..., Tensor] = upsample_and_apply_curves
@@ -256,6 +349,20 @@ class FastEnhancer(nn.Module):
         """The network's input layout: converted only where the network reads it (after down-scaling)."""
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    def _in_precision(self, fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+        """``fn`` reading its input in the network's precision and layout.
+
+        Everything before the network (down-scaling, the exposure gate's negative and its own
+        down-scaling) stays in the caller's precision: more exact, and antialiased resampling has no
+        bfloat16 kernel on CPU.
+        """
+        dtype = self.dtype
+
+        def run(t: Tensor) -> Tensor:
+            return fn(self._layout(t if dtype is None else t.to(dtype)))
+
+        return run
+
     def _curve_maps(self, x: Tensor) -> tuple[Tensor, bool]:
         """The α maps at estimation resolution and the bilinear convention to up-sample them with."""
         m = self.model
@@ -265,19 +372,23 @@ class FastEnhancer(nn.Module):
             ratio = side / max(h, w)
             small = (max(1, round(h * ratio)), max(1, round(w * ratio)))
             low = F.interpolate(x, size=small, mode="bilinear", align_corners=False, antialias=True)
-            return m.gated_curves(x, self._layout(low), m._estimate), False
+            return m.gated_curves(x, low, self._in_precision(m._estimate)), False
         if isinstance(m, ZeroDCEPP) and m.scale_factor != 1:
+            gate = m.exposure_gate
+            if gate is not None and gate.config.darken and getattr(gate.config, "darken_scale", 1) > 1:
+                # The gate's darkening pass resamples the network's input itself: give it the full image
+                # and the model's own estimator, as the eager model does (α comes back at full size).
+                return m.gated_curves(x, x, self._in_precision(m._estimate)), False
             s = m.scale_factor
             if h >= s and w >= s:
                 low = F.interpolate(x, scale_factor=1 / s, mode="bilinear", align_corners=False)
             else:
                 low = F.interpolate(x, size=(max(1, int(h / s)), max(1, int(w / s))), mode="bilinear")
-            return m.gated_curves(x, self._layout(low), m._net), True
-        return m.gated_curves(x, self._layout(x), m._net), False
+            return m.gated_curves(x, low, self._in_precision(m._net)), True
+        return m.gated_curves(x, x, self._in_precision(m._net)), False
 
     def _enhance(self, x: Tensor) -> Tensor:
-        net_in = x if self.dtype is None else x.to(self.dtype)
-        alpha, align = self._curve_maps(net_in)
+        alpha, align = self._curve_maps(x)
         it = self.model.iterations
         if self.fuse_curves:
             return self._curves(x, alpha, iterations=it, align_corners=align)
@@ -353,7 +464,7 @@ class FastEnhancer(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"compile={self.compile}, channels_last={self.channels_last}, dtype={self.dtype}, "
+            f"precision={self.precision}, compile={self.compile}, channels_last={self.channels_last}, dtype={self.dtype}, "
             f"cuda_graphs={self.cuda_graphs}, fuse_curves={self.fuse_curves}, "
             f"curve_max_side={self.curve_max_side}, inference={self.inference}"
         )
@@ -364,6 +475,7 @@ def optimize(
     *,
     compile: bool = True,
     channels_last: bool | None = None,
+    precision: str = "auto",
     dtype: torch.dtype | None = None,
     cuda_graphs: bool = False,
     fuse_curves: bool = True,
@@ -381,8 +493,13 @@ def optimize(
             weights are frozen into the compiled graph: later changes to ``model`` are not seen.
         channels_last: convert weights and input to the NHWC memory format. ``None`` (default):
             yes, except for ZeroDCEPP on CPU, whose depthwise convolutions run about 2x slower in NHWC.
-        dtype: run the network in this precision (``torch.float16``/``torch.bfloat16`` on CUDA);
-            the curves are applied in the input's precision. ``None`` keeps the model's dtype.
+        precision: the network's precision. ``"auto"`` (default): the fastest that keeps the output
+            within 50 dB PSNR of float32 on the device found (:func:`choose_precision`: bfloat16 on
+            CPUs with AMX / AVX-512 BF16, float16 on CUDA, float32 elsewhere and for Zero-DCE++ on
+            CPU); the choice is in the wrapper's ``repr`` and ``precision`` attribute and logged
+            (``logging``, INFO, logger ``dce_transforms.fast``). ``"fp32"``, ``"bf16"``, ``"fp16"``
+            force one. The curves are always applied in the input's precision.
+        dtype: the same as a ``torch.dtype``; given, it overrides ``precision="auto"``.
         cuda_graphs: capture and replay CUDA graphs per input shape (fixed shapes; CUDA only,
             ignored on CPU). With ``compile`` this is Inductor's ``triton.cudagraphs``.
         fuse_curves: up-sample α and apply all curve steps in one fused pass (:func:`fused_curves`).
@@ -400,7 +517,7 @@ def optimize(
     Example:
         >>> from dce_transforms import ZeroDCE
         >>> model = ZeroDCE(weights=None)
-        >>> fast = optimize(model, compile=False, fuse_curves=False)
+        >>> fast = optimize(model, compile=False, fuse_curves=False, precision="fp32")
         >>> x = torch.rand(1, 3, 32, 48)
         >>> bool((fast(x) - model(x)).abs().max() < 1e-5)
         True
@@ -409,6 +526,7 @@ def optimize(
         model,
         compile=compile,
         channels_last=channels_last,
+        precision=precision,
         dtype=dtype,
         cuda_graphs=cuda_graphs,
         fuse_curves=fuse_curves,

@@ -10,7 +10,8 @@ maps by factors computed from the whole image's own luminance, with no learned p
   ``L(x) = exp(mean(ln(Y + ε)))`` (Rec. 601 luma ``Y``) is below ``t↑``;
 * ``g↓(x) = σ((ln t↓ − ln L(1 − x)) / w↓)`` darkens only images whose *negative* is dark.
   It reuses the same network: the curve is symmetric, ``1 − LE_α(1 − x) = LE_−α(x)``, so the
-  brightening curve of the negative is a darkening curve of the image.
+  brightening curve of the negative is a darkening curve of the image. That pass runs on a copy
+  down-scaled by ``darken_scale`` (4: about 1/16 of the cost of the main pass).
 
 For a well-lit image both factors are close to zero and the output is close to the input. The
 gate is differentiable (sigmoids of a mean), so joint training sees it. The thresholds of the
@@ -60,6 +61,9 @@ class GateConfig:
         darken: whether over-exposed images are pulled down (one more network pass when active).
         darken_below: ``t↓``: images whose negative is darker than this are darkened.
         darken_width: ``w↓``.
+        darken_scale: the darkening pass estimates its curves on a copy down-scaled by this factor
+            (1 = the network's own resolution), so that it costs about ``1/darken_scale²`` of the
+            brightening pass; darkening curves of over-exposed images are smooth.
         eps: added to the luma before the logarithm.
         skip_below: CPU eager runs skip a network pass whose factor is below this for every image.
     """
@@ -69,6 +73,7 @@ class GateConfig:
     darken: bool = True
     darken_below: float = 0.18
     darken_width: float = 0.2
+    darken_scale: int = 4
     eps: float = 0.01
     skip_below: float = 1e-4
 
@@ -77,6 +82,8 @@ class GateConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ConfigError(f"GateConfig.{name} must be a finite number > 0, got {v!r}.")
+        if isinstance(self.darken_scale, bool) or not isinstance(self.darken_scale, int) or self.darken_scale < 1:
+            raise ConfigError(f"GateConfig.darken_scale must be an integer >= 1, got {self.darken_scale!r}.")
         if not 0 <= self.skip_below < 1:
             raise ConfigError(f"GateConfig.skip_below must be in [0, 1), got {self.skip_below!r}.")
 

@@ -27,7 +27,7 @@ from typing import Union
 import torch
 from torch import Tensor
 
-from ._checks import check_image
+from ._checks import check_image, is_tracing
 from .errors import ConfigError
 
 __all__ = [
@@ -83,6 +83,8 @@ def _per_image(value: ParamArg, *, name: str, batch: int, ref: Tensor, low: floa
     t = torch.as_tensor(value, dtype=torch.float32)
     if t.ndim == 0:
         t = t.expand(batch)
+    if is_tracing():  # value checks read the tensor back: skipped while compiling / exporting, like check_image
+        return t.expand(batch).to(device=ref.device, dtype=ref.dtype).view(batch, 1, 1, 1)
     if t.ndim != 1 or t.shape[0] not in (1, batch):
         raise LowLightParamError(
             f"{name} must be a number or a tensor of shape ({batch},) (one value per image), got shape {tuple(t.shape)}."
@@ -105,6 +107,7 @@ def darken(
     read_noise: ParamArg,
     color_shift: Tensor | None = None,
     generator: torch.Generator | None = None,
+    noise: Tensor | None = None,
 ) -> Tensor:
     """Turn well-exposed images into low-light ones with given camera parameters.
 
@@ -120,6 +123,8 @@ def darken(
         color_shift: ``(B, 3)`` or ``(3,)`` relative channel gains (each > -1), or None for neutral.
         generator: source of the noise; its device may differ from the image's (noise is drawn
             on the generator's device and moved). None uses the global generator.
+        noise: standard-normal noise to use instead of drawing it, broadcastable to ``(B, 3, H, W)``
+            (e.g. ``(1, 3, H, W)`` for the same noise on every image); ``generator`` is then unused.
 
     Returns:
         The darkened image, same shape, dtype and device as ``img``, in [0, 1].
@@ -161,19 +166,23 @@ def darken(
                 f"color_shift must have shape ({b}, 3) or (3,), one gain offset per RGB channel, "
                 f"got {tuple(torch.as_tensor(color_shift).shape)}."
             )
-        if not bool(torch.isfinite(c).all()) or bool((c <= -1).any()):
+        if not is_tracing() and (not bool(torch.isfinite(c).all()) or bool((c <= -1).any())):
             raise LowLightParamError(f"color_shift values must be finite and > -1 (gain = 1 + shift), got {c.tolist()}.")
         signal = signal * (1 + c.to(device=x4.device, dtype=x4.dtype)).expand(b, 3).view(b, 3, 1, 1)
 
     out = signal
-    # Skip drawing entirely when no image of the batch has noise (keeps the generator state).
-    if bool(((s > 0) | (r > 0)).any()):
+    # Skip drawing entirely when no image of the batch has noise (keeps the generator state); while
+    # tracing, the test would read the parameters back, so the noise is always drawn.
+    if noise is not None or is_tracing() or bool(((s > 0) | (r > 0)).any()):
         var = s * signal.clamp_min(0) + r * r
         positive = var > 0
         # sqrt has an infinite derivative at 0: take it only where the variance is positive.
         std = torch.where(positive, torch.where(positive, var, torch.ones_like(var)).sqrt(), torch.zeros_like(var))
-        gen_device = generator.device if generator is not None else x4.device
-        noise = torch.randn(x4.shape, generator=generator, device=gen_device, dtype=torch.float32)
+        if noise is None:
+            gen_device = generator.device if generator is not None else x4.device
+            noise = torch.randn(x4.shape, generator=generator, device=gen_device, dtype=torch.float32)
+        elif noise.ndim == 3:
+            noise = noise.unsqueeze(0)
         out = signal + std * noise.to(device=x4.device, dtype=x4.dtype)
     out = out.clamp(0, 1)
     return out.squeeze(0) if unbatched else out
@@ -189,9 +198,16 @@ def _range(value: RangeArg, *, name: str, low: float, strict: bool) -> tuple[flo
     return lo, hi
 
 
+def _rand(*shape: int, generator: torch.Generator | None) -> Tensor:
+    """``torch.rand`` on the CPU (on the generator's device, then moved); no ``generator=None`` argument,
+    which would select the ``aten.rand.generator`` overload that ONNX cannot export."""
+    if generator is None:
+        return torch.rand(*shape)
+    return torch.rand(*shape, generator=generator, device=generator.device).cpu()
+
+
 def _uniform(batch: int, lo: float, hi: float, generator: torch.Generator | None) -> Tensor:
-    u = torch.rand(batch, generator=generator, device=generator.device if generator is not None else "cpu")
-    return (lo + (hi - lo) * u).cpu()
+    return lo + (hi - lo) * _rand(batch, generator=generator)
 
 
 def sample_params(
@@ -229,7 +245,9 @@ def sample_params(
         >>> bool(((p.exposure >= 0.05) & (p.exposure <= 0.3)).all())
         True
     """
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+    if isinstance(batch, Tensor) and batch.ndim == 0 and not batch.is_floating_point() and not is_tracing():
+        batch = int(batch)  # a traced shape (legacy ONNX export) arrives as a 0-d integer tensor
+    if not is_tracing() and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
         raise LowLightParamError(f"batch must be a positive integer, got {batch!r}.")
     e_lo, e_hi = _range(exposure, name="exposure", low=0.0, strict=True)
     g_lo, g_hi = _range(gamma, name="gamma", low=0.0, strict=True)
@@ -243,7 +261,7 @@ def sample_params(
     gam = _uniform(batch, g_lo, g_hi, generator)
     shot = _uniform(batch, s_lo, s_hi, generator)
     read = _uniform(batch, r_lo, r_hi, generator)
-    u = torch.rand(batch, 3, generator=generator, device=generator.device if generator is not None else "cpu").cpu()
+    u = _rand(batch, 3, generator=generator)
     shift = (2 * u - 1) * cs
     return LowLightParams(exposure=exp, gamma=gam, shot_noise=shot, read_noise=read, color_shift=shift)
 

@@ -11,6 +11,13 @@ Multi-GPU (or multi-process CPU) training runs through ``torchrun``::
 
 Example:
     dce-train ../shared/data/train/sice --model zero-dce --epochs 100 --out runs/zero_dce
+
+Every option is checked before any work (the message gives the valid range). An ``--out`` that
+already holds a run is refused unless ``--resume`` or ``--overwrite`` is given. Ctrl-C stops after
+the current step and saves ``OUT/last.pt``; ``--resume OUT/last.pt`` continues from there.
+
+Exit status: 0 trained, 1 a write failed during training (e.g. disk full), 2 usage errors,
+130 interrupted (checkpoint saved).
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ import csv
 import math
 import os
 import random
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,14 +42,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ._cli import EXIT_INTERRUPTED, check_writable_dir, describe_os_error, finite_range, parse_args
 from ._weights import save_state_dict
-from .errors import ConfigError, DCEError
-from .io import ImageReadError, image_to_tensor, list_images, read_image
 from .curves import apply_curves
+from .errors import ConfigError, DCEError, WeightsError
+from .io import DEFAULT_MAX_PIXELS, ImageReadError, atomic_path, image_to_tensor, list_images, read_image
 from .losses import ZeroReferenceLoss
 from .models import ZeroDCE, ZeroDCEPP
 
-__all__ = ["TrainConfig", "ImageFolderDataset", "build_model", "default_tv_weight", "scale_consistency_loss", "train", "main"]
+__all__ = ["TrainConfig", "TrainingInterrupted", "ImageFolderDataset", "build_model", "check_config", "default_tv_weight",
+           "scale_consistency_loss", "train", "main"]
+
+#: Files of a finished or running training run; an --out holding one is not reused without --resume or --overwrite.
+RUN_FILES = ("final.safetensors", "last.pt", "log.csv")
 
 MODELS = {"zero-dce": ZeroDCE, "zero-dce++": ZeroDCEPP}
 
@@ -99,6 +113,161 @@ class TrainConfig:
     scale_consistency: float = 0.0
     consistency_scales: tuple[float, float] = (2.0, 8.0)
     progress: bool = True
+    overwrite: bool = False
+    max_pixels: int | None = None
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training was stopped by Ctrl-C (SIGINT); ``checkpoint`` is the ``last.pt`` saved first (or ``None``)."""
+
+    def __init__(self, step: int, checkpoint: Path | None) -> None:
+        super().__init__(f"interrupted at step {step}")
+        self.step = step
+        self.checkpoint = checkpoint
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Check every option of ``cfg`` before any work; the message of each error gives the valid range.
+
+    Raises:
+        ConfigError: an option is out of range, a path is missing, or ``--out`` already holds a run.
+    """
+    if cfg.model not in MODELS:
+        raise ConfigError(f"--model must be one of {sorted(MODELS)}, got {cfg.model!r}.")
+    if not cfg.data:
+        raise ConfigError("give at least one folder (or file) of training images.")
+    for d in cfg.data:
+        if not Path(d).exists():
+            raise ConfigError(f"training data {str(d)!r} does not exist; give a folder (searched recursively) or image files.")
+    finite_range("--epochs", cfg.epochs, lo=1, integer=True)
+    finite_range("--max-steps", cfg.max_steps, lo=1, integer=True)
+    finite_range("--batch-size", cfg.batch_size, lo=1, integer=True)
+    finite_range("--lr", cfg.lr, lo=0, lo_open=True)
+    finite_range("--weight-decay", cfg.weight_decay, lo=0)
+    if not (cfg.grad_clip > 0):  # NaN fails too
+        raise ConfigError(f"--grad-clip must be a number > 0 (inf: no clipping), got {cfg.grad_clip!r}.")
+    finite_range("--crop", cfg.crop, lo=8, integer=True)
+    finite_range("--min-scale", cfg.min_scale, lo=0, hi=1, lo_open=True)
+    finite_range("--workers", cfg.workers, lo=0, integer=True)
+    finite_range("--save-every", cfg.save_every, lo=0, integer=True)
+    finite_range("--log-every", cfg.log_every, lo=1, integer=True)
+    finite_range("--val-max-side", cfg.val_max_side, lo=16, integer=True)
+    finite_range("--scale-factor", cfg.scale_factor, lo=1)
+    finite_range("--tv-weight", cfg.tv_weight, lo=0)
+    finite_range("--max-pixels", cfg.max_pixels, lo=1, integer=True)
+    if cfg.loss_form not in ("authors", "paper"):
+        raise ConfigError(f"--loss-form must be 'authors' or 'paper', got {cfg.loss_form!r}.")
+    lo, hi = cfg.consistency_scales
+    if not (cfg.scale_consistency >= 0 and math.isfinite(cfg.scale_consistency)) or not 1 <= lo <= hi < math.inf:
+        raise ConfigError(
+            f"--scale-consistency must be >= 0 and --consistency-scales MIN MAX must satisfy 1 <= MIN <= MAX; "
+            f"got {cfg.scale_consistency} and {lo} {hi}."
+        )
+    _resolve_device(cfg.device)
+    if cfg.exclude_list and not Path(cfg.exclude_list).is_file():
+        raise ConfigError(f"--exclude-list {str(cfg.exclude_list)!r} is not a file; give a text file of names, one a line.")
+    if cfg.val and not Path(cfg.val).is_dir():
+        raise ConfigError(f"--val {str(cfg.val)!r} is not a folder; give a folder of validation images.")
+    if cfg.resume:
+        r = Path(cfg.resume)
+        if not r.is_file():
+            raise ConfigError(f"--resume {str(r)!r} does not exist; give the last.pt of an earlier run (RUN/last.pt).")
+        if r.suffix == ".safetensors":
+            raise ConfigError(
+                f"--resume {str(r)!r} is a weights file, not a training checkpoint: give RUN/last.pt to continue a run, "
+                "or start a new run from these weights with --init-weights."
+            )
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} exists and is not a folder; give a folder path.")
+    if out.is_dir() and not cfg.resume and not cfg.overwrite:
+        held = [n for n in RUN_FILES if (out / n).exists()]
+        if held:
+            raise ConfigError(
+                f"--out {str(out)!r} already holds a training run ({', '.join(held)}): continue it with --resume "
+                f"{str(out / 'last.pt')!r}, replace it with --overwrite, or choose another --out."
+            )
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as err:
+        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}.") from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda was given but CUDA is not available here; use --device cpu (or auto).")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here.")
+    elif device.type != "cpu":
+        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}.")
+    return device
+
+
+def _load_resume(path: str, model: nn.Module, optimizer: torch.optim.Optimizer, scaler) -> tuple[int, int]:
+    """Load a ``last.pt`` into model, optimizer and scaler; returns ``(step, epoch)``.
+
+    Raises:
+        WeightsError: the file is truncated, not a dce-train checkpoint, or for another model.
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated or foreign files: any reader failure
+        raise WeightsError(
+            f"--resume {path!r} cannot be read as a dce-train checkpoint ({type(err).__name__}); the file may be "
+            "truncated. Use another checkpoint, or start again without --resume."
+        ) from err
+    if not isinstance(ckpt, dict) or not {"model", "optimizer", "step", "epoch"} <= set(ckpt):
+        raise WeightsError(f"--resume {path!r} is not a last.pt written by dce-train (keys model, optimizer, step, epoch).")
+    state = ckpt["model"]
+    own = model.state_dict()
+    if not isinstance(state, dict) or set(state) != set(own) or any(
+        not isinstance(state[k], Tensor) or state[k].shape != own[k].shape for k in own
+    ):
+        made = (ckpt.get("config") or {}).get("model", "another model") if isinstance(ckpt.get("config"), dict) else "another model"
+        raise WeightsError(
+            f"--resume {path!r} was written for {made}, which does not fit --model {type(model).__name__}; pass the "
+            "same --model (and --scale-factor) as the run that wrote it."
+        )
+    if any(t.is_floating_point() and not bool(torch.isfinite(t).all()) for t in state.values()):
+        raise WeightsError(f"--resume {path!r} holds NaN or infinite weights (the run diverged); use an earlier checkpoint.")
+    try:
+        model.load_state_dict(state)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if "scaler" in ckpt:
+            scaler.load_state_dict(ckpt["scaler"])
+        return int(ckpt["step"]), int(ckpt["epoch"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
+        raise WeightsError(f"--resume {path!r}: the optimizer state does not fit this run ({err}).") from err
+
+
+class _StopFlag:
+    """SIGINT sets a flag checked between steps, so that a checkpoint is saved at a consistent point.
+
+    A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old = None
+
+    def __enter__(self) -> _StopFlag:  # noqa: PYI034
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.getsignal(signal.SIGINT)
+
+            def handler(signum, frame):
+                if self.requested:
+                    raise KeyboardInterrupt
+                self.requested = True
+
+            signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
 
 
 class ImageFolderDataset(Dataset):
@@ -108,8 +277,13 @@ class ImageFolderDataset(Dataset):
     """
 
     def __init__(self, roots: Sequence[str], *, crop: int = 256, min_scale: float = 0.5, train: bool = True,
-                 max_side: int | None = None, exclude: Sequence[str] = (), verbose: bool = True) -> None:
-        files = list_images(roots)
+                 max_side: int | None = None, exclude: Sequence[str] = (), verbose: bool = True,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
+        try:
+            files = list_images(roots)
+        except FileNotFoundError as err:
+            raise ConfigError(f"{err} Point dce-train at a folder of images.") from err
+        self.max_pixels = max_pixels
         if exclude:
             drop = set(exclude)
             files = [f for f in files if f.name not in drop and str(f) not in drop]
@@ -117,7 +291,7 @@ class ImageFolderDataset(Dataset):
         self.bad: list[tuple[Path, str]] = []
         for f in files:
             try:
-                read_image(f)
+                read_image(f, max_pixels=max_pixels)
                 self.files.append(f)
             except ImageReadError as err:
                 self.bad.append((f, str(err)))
@@ -132,7 +306,7 @@ class ImageFolderDataset(Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int) -> Tensor:
-        x = image_to_tensor(read_image(self.files[i]))
+        x = image_to_tensor(read_image(self.files[i], max_pixels=self.max_pixels))
         if not self.train:
             if self.max_side and max(x.shape[-2:]) > self.max_side:
                 r = self.max_side / max(x.shape[-2:])
@@ -215,12 +389,19 @@ def validate(model: nn.Module, loader: DataLoader, loss_fn: ZeroReferenceLoss, d
 
 
 def train(cfg: TrainConfig) -> Path:
-    """Run training and return the path of the final safetensors weights."""
+    """Run training and return the path of the final safetensors weights.
+
+    Every option is checked first (:func:`check_config`). Ctrl-C (SIGINT) stops at the end of the
+    current step, saves ``last.pt`` and raises :class:`TrainingInterrupted`; ``--resume`` continues from it.
+
+    Raises:
+        ConfigError: an option is out of range, a path is missing, or ``out`` already holds a run.
+        WeightsError: ``resume`` or ``init_weights`` cannot be loaded.
+        TrainingInterrupted: Ctrl-C.
+    """
+    check_config(cfg)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if cfg.device == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(cfg.device)
+    device = _resolve_device(cfg.device)
     rank, world = 0, 1
     if distributed:
         backend = "nccl" if device.type == "cuda" else "gloo"
@@ -234,13 +415,18 @@ def train(cfg: TrainConfig) -> Path:
     amp = (device.type == "cuda") if cfg.amp is None else cfg.amp
     out = Path(cfg.out)
     if main_proc:
-        out.mkdir(parents=True, exist_ok=True)
+        check_writable_dir(out, option="--out")
 
     exclude: list[str] = []
     if cfg.exclude_list:
-        lines = Path(cfg.exclude_list).read_text().splitlines()
+        try:
+            lines = Path(cfg.exclude_list).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"--exclude-list {cfg.exclude_list!r} cannot be read as UTF-8 text ({err}).") from err
         exclude = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
-    dataset = ImageFolderDataset(cfg.data, crop=cfg.crop, min_scale=cfg.min_scale, exclude=exclude, verbose=main_proc)
+    max_pixels = DEFAULT_MAX_PIXELS if cfg.max_pixels is None else cfg.max_pixels
+    dataset = ImageFolderDataset(cfg.data, crop=cfg.crop, min_scale=cfg.min_scale, exclude=exclude, verbose=main_proc,
+                                 max_pixels=max_pixels)
     if main_proc:
         print(f"dce-train: {len(dataset)} training images ({len(exclude)} names excluded)", file=sys.stderr)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, seed=cfg.seed) if distributed else None
@@ -252,7 +438,8 @@ def train(cfg: TrainConfig) -> Path:
     )
     val_loader = None
     if cfg.val and main_proc:
-        val_set = ImageFolderDataset([cfg.val], train=False, max_side=cfg.val_max_side, verbose=True)
+        val_set = ImageFolderDataset([cfg.val], train=False, max_side=cfg.val_max_side, verbose=True,
+                                     max_pixels=max_pixels)
         val_loader = DataLoader(val_set, batch_size=1, num_workers=0)
 
     model = build_model(cfg).to(device)
@@ -267,21 +454,11 @@ def train(cfg: TrainConfig) -> Path:
     loss_fn = ZeroReferenceLoss(tv_weight=tv_weight, form=cfg.loss_form)  # type: ignore[arg-type]
     iterations = int(model.iterations)
     lo, hi = cfg.consistency_scales
-    if cfg.scale_consistency < 0 or not 1 <= lo <= hi:
-        raise ConfigError(
-            f"--scale-consistency must be >= 0 and --consistency-scales MIN MAX must satisfy 1 <= MIN <= MAX; "
-            f"got {cfg.scale_consistency} and {lo} {hi}."
-        )
     step, start_epoch = 0, 0
     if cfg.resume:
-        ckpt = torch.load(cfg.resume, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        step, start_epoch = _load_resume(cfg.resume, model, optimizer, scaler)
         for group in optimizer.param_groups:  # the command line's values win over the checkpoint's
             group["lr"], group["weight_decay"] = cfg.lr, cfg.weight_decay
-        if "scaler" in ckpt:
-            scaler.load_state_dict(ckpt["scaler"])
-        step, start_epoch = int(ckpt["step"]), int(ckpt["epoch"])
         if main_proc:
             print(f"dce-train: resumed from {cfg.resume} at epoch {start_epoch}, step {step}", file=sys.stderr)
     net: nn.Module = model
@@ -313,9 +490,9 @@ def train(cfg: TrainConfig) -> Path:
         except Exception:  # tensorboard is optional
             tb = None
 
-    def save(tag: str, epoch: int) -> None:
+    def save(tag: str, epoch: int) -> Path | None:
         if not main_proc:
-            return
+            return None
         state = {
             "model": _unwrap(model).state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -325,8 +502,13 @@ def train(cfg: TrainConfig) -> Path:
             "config": {k: (v if not isinstance(v, list) else list(v)) for k, v in vars(cfg).items()},
         }
         tmp = out / f".{tag}.pt.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, out / f"{tag}.pt")
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, out / f"{tag}.pt")
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return out / f"{tag}.pt"
 
     progress = None
     if main_proc and cfg.progress:
@@ -339,68 +521,92 @@ def train(cfg: TrainConfig) -> Path:
     epoch = start_epoch
     amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     done = step >= total_steps
-    while not done:
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        for x in loader:
-            x = x.to(device, non_blocking=True)
-            if cfg.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
-                y, alpha = net(x, return_curves=True)
-            loss, terms = loss_fn(y.float(), x.float(), alpha.float())
-            if cfg.scale_consistency > 0:
-                scale = math.exp(random.uniform(math.log(lo), math.log(hi)))
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
-                    cons = scale_consistency_loss(model, x, y, scale=scale, iterations=iterations)
-                terms = {**terms, "cons": cons}
-                loss = loss + cfg.scale_consistency * cons
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            step += 1
-            seen += x.shape[0] * world
-            if main_proc and (step % cfg.log_every == 0 or step == total_steps):
-                elapsed = time.time() - t0
-                row = {"step": step, "epoch": epoch, "loss": float(loss.detach()),
-                       **{k: float(v.detach()) for k, v in terms.items()},
-                       "lr": optimizer.param_groups[0]["lr"], "images_per_s": seen / max(elapsed, 1e-9),
-                       "elapsed_s": elapsed}
-                assert writer is not None
-                writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-                log_file.flush()
-                if tb is not None:
-                    for k in ("loss", "spa", "exp", "col", "tv"):
-                        tb.add_scalar(f"train/{k}", row[k], step)
-                if progress is not None:
-                    progress.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "spa", "exp", "col", "tv")})
+    with _StopFlag() as stop:
+        try:
+            while not done:
+                if stop.requested:
+                    raise KeyboardInterrupt
+                if sampler is not None:
+                    sampler.set_epoch(epoch)
+                for x in loader:
+                    x = x.to(device, non_blocking=True)
+                    if cfg.channels_last:
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
+                        y, alpha = net(x, return_curves=True)
+                    loss, terms = loss_fn(y.float(), x.float(), alpha.float())
+                    if cfg.scale_consistency > 0:
+                        scale = math.exp(random.uniform(math.log(lo), math.log(hi)))
+                        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
+                            cons = scale_consistency_loss(model, x, y, scale=scale, iterations=iterations)
+                        terms = {**terms, "cons": cons}
+                        loss = loss + cfg.scale_consistency * cons
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    scaler.step(optimizer)
+                    scaler.update()
+                    step += 1
+                    seen += x.shape[0] * world
+                    if main_proc and (step % cfg.log_every == 0 or step == total_steps):
+                        elapsed = time.time() - t0
+                        row = {"step": step, "epoch": epoch, "loss": float(loss.detach()),
+                               **{k: float(v.detach()) for k, v in terms.items()},
+                               "lr": optimizer.param_groups[0]["lr"], "images_per_s": seen / max(elapsed, 1e-9),
+                               "elapsed_s": elapsed}
+                        assert writer is not None
+                        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+                        log_file.flush()
+                        if tb is not None:
+                            for k in ("loss", "spa", "exp", "col", "tv"):
+                                tb.add_scalar(f"train/{k}", row[k], step)
+                        if progress is not None:
+                            progress.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "spa", "exp", "col", "tv")})
+                    if progress is not None:
+                        progress.update(1)
+                    if cfg.save_every and step % cfg.save_every == 0:
+                        save("last", epoch)
+                    if step >= total_steps:
+                        done = True
+                        break
+                    if stop.requested:
+                        raise KeyboardInterrupt
+                epoch += 1
+                if val_loader is not None and main_proc:
+                    scores = validate(_unwrap(model), val_loader, loss_fn, device)
+                    print(f"dce-train: epoch {epoch} validation " + " ".join(f"{k}={v:.4g}" for k, v in scores.items()),
+                          file=sys.stderr)
+                    with open(out / "val.csv", "a") as f:
+                        f.write(f"{epoch},{step}," + ",".join(f"{k}={v:.6g}" for k, v in scores.items()) + "\n")
+                    if tb is not None:
+                        for k, v in scores.items():
+                            tb.add_scalar(f"val/{k}", v, step)
+        except BaseException as err:
+            # Ctrl-C (or a DataLoader worker killed by the same SIGINT): save a checkpoint that --resume continues.
+            if not (stop.requested or isinstance(err, KeyboardInterrupt)):
+                raise
             if progress is not None:
-                progress.update(1)
-            if cfg.save_every and step % cfg.save_every == 0:
-                save("last", epoch)
-            if step >= total_steps:
-                done = True
-                break
-        epoch += 1
-        if val_loader is not None and main_proc:
-            scores = validate(_unwrap(model), val_loader, loss_fn, device)
-            print(f"dce-train: epoch {epoch} validation " + " ".join(f"{k}={v:.4g}" for k, v in scores.items()),
-                  file=sys.stderr)
-            with open(out / "val.csv", "a") as f:
-                f.write(f"{epoch},{step}," + ",".join(f"{k}={v:.6g}" for k, v in scores.items()) + "\n")
-            if tb is not None:
-                for k, v in scores.items():
-                    tb.add_scalar(f"val/{k}", v, step)
+                progress.close()
+            ckpt = None
+            try:
+                ckpt = save("last", epoch)
+            finally:
+                if writer is not None:
+                    log_file.close()
+                if tb is not None:
+                    tb.close()
+                if distributed and dist.is_initialized():
+                    dist.destroy_process_group()
+            raise TrainingInterrupted(step, ckpt) from None
     if progress is not None:
         progress.close()
     save("last", epoch)
     final = out / "final.safetensors"
     if main_proc:
         sha = save_state_dict(_unwrap(model).state_dict(), final, metadata={"model": cfg.model, "steps": str(step)})
-        (out / "final.sha256").write_text(f"{sha}  final.safetensors\n")
+        with atomic_path(out / "final.sha256") as tmp:
+            tmp.write_text(f"{sha}  final.safetensors\n")
         print(f"dce-train: wrote {final} (sha256 {sha}) after {step} steps, {time.time() - t0:.0f} s", file=sys.stderr)
         if writer is not None:
             log_file.close()
@@ -430,7 +636,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--save-every", type=int, default=d.save_every, help="write last.pt every N steps (0: only at the end)")
     p.add_argument("--log-every", type=int, default=d.log_every)
-    p.add_argument("--resume", default=None, help="continue from a last.pt checkpoint")
+    p.add_argument("--resume", default=None,
+                   help="continue from a last.pt checkpoint (Ctrl-C saves one: the message names it)")
     p.add_argument("--exclude-list", default=None, help="text file of file names (or paths) to leave out, one a line")
     p.add_argument("--init-weights", default=None, help="start from these weights (safetensors or name)")
     p.add_argument("--val", default=None, help="validation folder scored after each epoch")
@@ -449,17 +656,42 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--consistency-scales", type=float, nargs=2, default=d.consistency_scales, metavar=("MIN", "MAX"),
                    help="down-scale factors drawn log-uniformly for that term (default %(default)s)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (default: refuse, so that no earlier run is lost)")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help=f"skip images declaring more than N pixels (default {DEFAULT_MAX_PIXELS:,})")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run ``dce-train``; returns the exit status.
+
+    0: trained; 1: training failed while writing (e.g. disk full); 2: bad usage (every option is
+    checked before any work, the message gives the valid range); 130: interrupted by Ctrl-C, after
+    saving ``last.pt`` so that ``--resume OUT/last.pt`` continues.
+    """
+    args = parse_args(_parser(), argv)
+    if isinstance(args, int):
+        return args
     cfg = TrainConfig(**{**vars(args), "consistency_scales": tuple(args.consistency_scales)})
     try:
         train(cfg)
+    except TrainingInterrupted as stop:
+        if stop.checkpoint is not None:
+            print(f"\ndce-train: interrupted at step {stop.step}; saved {stop.checkpoint}. Continue with --resume "
+                  f"{stop.checkpoint}", file=sys.stderr)
+        else:
+            print(f"\ndce-train: interrupted at step {stop.step}.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("\ndce-train: interrupted before training started; nothing was written.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except DCEError as err:
         print(f"dce-train: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"dce-train: error: {describe_os_error(err)}", file=sys.stderr)
+        return 1
     return 0
 
 

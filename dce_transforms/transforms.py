@@ -4,11 +4,13 @@
 accept what image pipelines carry and return the same type, shape and dtype:
 
 - tensors ``(3, H, W)`` / ``(B, 3, H, W)`` (any leading dimensions), float in [0, 1] or uint8;
-- PIL images (RGB, L, RGBA; other modes go through RGB);
-- NumPy arrays ``HWC`` / ``HW`` / ``NHWC``, uint8, uint16 or float in [0, 1].
+- PIL images in modes RGB, RGBA, L, LA, I;16 (16 bits kept), I (16-bit values, 0-65535), F (float in
+  [0, 1]) and P (re-quantised to a palette of up to 256 colours, transparency kept); any other mode
+  (1, CMYK, YCbCr...) raises :class:`~dce_transforms.errors.ImageDTypeError` instead of being changed;
+- NumPy arrays ``HWC`` / ``HW`` / ``NHWC``, uint8, uint16 or float in [0, 1] (other dtypes raise).
 
 One-channel images are replicated to RGB, processed, and converted back with the ITU-R 601 luma
-weights; a fourth (alpha) channel is kept unchanged. ``bgr=True`` reads and writes tensors and
+weights; an alpha channel (gray + alpha, RGBA) is kept unchanged. ``bgr=True`` reads and writes tensors and
 arrays in BGR order (OpenCV, Ultralytics). Float tensors stay differentiable.
 
 Random transforms only draw parameters (:meth:`RandomEnhance.make_params`,
@@ -36,6 +38,7 @@ from .simulate import darken, sample_params
 
 __all__ = [
     "ADAPTERS",
+    "check_pipeline_image",
     "Enhance",
     "PipelineAdapter",
     "RandomEnhance",
@@ -124,26 +127,28 @@ def _to_float(t: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
 
 
 def _to_rgb(x: Tensor, *, bgr: bool) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
-    """``(B, C, H, W)`` with C in {1, 3, 4} to RGB ``(B, 3, H, W)``, and the function that converts back."""
+    """``(B, C, H, W)`` with C in {1, 2, 3, 4} to RGB ``(B, 3, H, W)``, and the function that converts back."""
     c = x.shape[1]
     if c == 3:
         rgb, extra = x, None
     elif c == 4:
         rgb, extra = x[:, :3], x[:, 3:]
-    elif c == 1:
-        rgb, extra = x.expand(-1, 3, -1, -1), None
+    elif c in (1, 2):
+        rgb, extra = x[:, :1].expand(-1, 3, -1, -1), (x[:, 1:] if c == 2 else None)
     else:
         raise ImageShapeError(
-            f"images must have 1 (gray), 3 (RGB) or 4 (RGBA) channels, got {c} in shape {tuple(x.shape)}. "
+            f"images must have 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) channels, got {c} in shape "
+            f"{tuple(x.shape)}. "
             "Tensors are channels-first (C, H, W); arrays are channels-last (H, W, C)."
         )
-    if bgr and c != 1:
+    if bgr and c > 2:
         rgb = rgb.flip(1)
 
     def back(y: Tensor) -> Tensor:
-        if c == 1:
+        if c in (1, 2):
             w = torch.tensor(_LUMA, dtype=y.dtype, device=y.device).view(1, 3, 1, 1)
-            return (y * w).sum(1, keepdim=True).clamp(0, 1)
+            gray = (y * w).sum(1, keepdim=True).clamp(0, 1)
+            return gray if extra is None else torch.cat([gray, extra.to(gray.dtype)], 1)
         if bgr:
             y = y.flip(1)
         return y if extra is None else torch.cat([y, extra.to(y.dtype)], 1)
@@ -165,6 +170,8 @@ def _apply_tensor(img: Tensor, fn: Callable[[Tensor], Tensor], *, bgr: bool) -> 
 
 def _apply_array(img: np.ndarray, fn: Callable[[Tensor], Tensor], *, bgr: bool) -> np.ndarray:
     src = np.ascontiguousarray(img) if img.flags.writeable else np.array(img)  # torch wants writable memory
+    if not src.dtype.isnative:  # big-endian data (PIL I;16B, FITS...): torch reads native byte order only
+        src = src.astype(src.dtype.newbyteorder("="))
     if img.ndim == 2:
         t = torch.from_numpy(src)[None, None]
     elif img.ndim == 3:
@@ -188,14 +195,59 @@ def _apply_array(img: np.ndarray, fn: Callable[[Tensor], Tensor], *, bgr: bool) 
     return np.ascontiguousarray(arr.detach().cpu().numpy()).astype(img.dtype, copy=False)
 
 
+_PIL_MODES = "RGB, RGBA, L, LA, I;16, I;16L, I;16B, I (values 0-65535), F (values in [0, 1]), P, PA"
+
+
 def _apply_pil(img: Any, fn: Callable[[Tensor], Tensor]) -> Any:
     from PIL import Image  # noqa: PLC0415 - only reached when PIL is already loaded
 
     mode = img.mode
-    if mode in ("RGB", "L", "RGBA"):
-        return Image.fromarray(_apply_array(np.asarray(img), fn, bgr=False), mode=mode)
-    out = Image.fromarray(_apply_array(np.asarray(img.convert("RGB")), fn, bgr=False), mode="RGB")
-    return out.convert(mode)
+    if mode in ("RGB", "L", "RGBA", "LA", "I;16", "I;16L", "I;16B", "F"):
+        return Image.fromarray(_apply_array(np.asarray(img), fn, bgr=False))
+    if mode == "I":  # 32-bit integers: PNG 16-bit files and `convert("I")` give 0-65535
+        a = np.asarray(img)
+        if a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
+            raise ImageDTypeError(
+                f"PIL mode 'I' image holds values in [{int(a.min())}, {int(a.max())}], outside the 16-bit range "
+                "0-65535 this transform reads it as: rescale it, e.g. `img.point(lambda v: v / 256)`, or pass a "
+                "float array in [0, 1]."
+            )
+        return Image.fromarray(_apply_array(a.astype(np.uint16), fn, bgr=False).astype(np.int32))
+    if mode in ("P", "PA"):
+        # the enhanced colours are new: re-quantise to an adaptive palette, keeping transparency in it
+        alpha = mode == "PA" or "transparency" in img.info
+        work = img.convert("RGBA" if alpha else "RGB")
+        out = Image.fromarray(_apply_array(np.asarray(work), fn, bgr=False))
+        method = Image.Quantize.FASTOCTREE if alpha else Image.Quantize.MEDIANCUT
+        return out.quantize(colors=256, method=method)
+    raise ImageDTypeError(
+        f"PIL mode {mode!r} is not supported: it does not round-trip through RGB unchanged. Supported modes: "
+        f"{_PIL_MODES}. Convert it first, e.g. `img.convert('RGB')`."
+    )
+
+
+def check_pipeline_image(img: Any) -> None:
+    """Refuse, with the library's errors, images no pipeline transform can process (before drawing parameters).
+
+    Raises:
+        ImageDTypeError: a tensor on the meta device (it holds no values).
+        ImageShapeError: an image with no pixels (a zero-size dimension, or a 0x0 PIL image).
+    """
+    if isinstance(img, Tensor):
+        if img.device.type == "meta":
+            raise ImageDTypeError(
+                f"the image is a meta tensor (shape {tuple(img.shape)}, no data): enhancement needs values; "
+                "create it on a real device, e.g. `torch.empty(..., device='cpu')`."
+            )
+        if img.numel() == 0:
+            raise ImageShapeError(
+                f"the image is empty (shape {tuple(img.shape)}): every dimension must be at least 1."
+            )
+    elif isinstance(img, np.ndarray):
+        if img.size == 0:
+            raise ImageShapeError(f"the image array is empty (shape {img.shape}): every dimension must be at least 1.")
+    elif _is_pil(img) and (img.width == 0 or img.height == 0):
+        raise ImageShapeError(f"the PIL image is empty (size {img.size}): width and height must be at least 1.")
 
 
 def apply_to_image(img: Any, fn: Callable[[Tensor], Tensor], *, bgr: bool = False) -> Any:
@@ -203,7 +255,7 @@ def apply_to_image(img: Any, fn: Callable[[Tensor], Tensor], *, bgr: bool = Fals
 
     Args:
         img: a tensor ``(..., C, H, W)``, a PIL image, or an array ``(H, W)``, ``(H, W, C)``, ``(N, H, W, C)``;
-            C in {1, 3, 4}; float in [0, 1], uint8 or uint16.
+            C in {1, 2, 3, 4}; float in [0, 1], uint8 or uint16; PIL modes as in the module docstring.
         fn: maps a float ``(B, 3, H, W)`` RGB batch in [0, 1] to one of the same shape.
         bgr: tensors and arrays hold BGR (ignored for PIL images, which are RGB).
 
@@ -211,8 +263,8 @@ def apply_to_image(img: Any, fn: Callable[[Tensor], Tensor], *, bgr: bool = Fals
         ``fn`` applied, in the type, shape and dtype of ``img`` (integer outputs rounded).
 
     Raises:
-        ImageDTypeError: an unsupported type or dtype.
-        ImageShapeError: an unsupported shape or channel count.
+        ImageDTypeError: an unsupported type, dtype or PIL mode, or a meta tensor.
+        ImageShapeError: an unsupported shape or channel count, or an empty image.
 
     Example:
         >>> a = np.full((4, 5, 3), 100, dtype=np.uint8)
@@ -220,6 +272,7 @@ def apply_to_image(img: Any, fn: Callable[[Tensor], Tensor], *, bgr: bool = Fals
         >>> out.dtype, out.shape, int(out[0, 0, 0])
         (dtype('uint8'), (4, 5, 3), 200)
     """
+    check_pipeline_image(img)
     if isinstance(img, Tensor):
         return _apply_tensor(img, fn, bgr=bgr)
     if isinstance(img, np.ndarray):
@@ -320,6 +373,31 @@ class _Random:
                 self._gen = torch.Generator().manual_seed((int(self.seed) * 1_000_003 + int(info.seed)) % 2**63)
         return self._gen
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A torch.Generator sent to a spawn / forkserver worker through torch's shared-memory pickler kills
+        # the worker: carry the generator states as bytes and rebuild the generators on arrival.
+        state = self.__dict__.copy()
+        for key in ("_gen", "explicit"):
+            gen = state[key]
+            if gen is not None:
+                state[key] = (str(gen.device), bytes(gen.get_state().numpy().tobytes()))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for key in ("_gen", "explicit"):
+            if isinstance(state.get(key), tuple):
+                device, raw = state[key]
+                gen = torch.Generator(device=device)
+                gen.set_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8))
+                state[key] = gen
+        self.__dict__.update(state)
+
+
+def _short_repr(module: Any) -> str:
+    """``ZeroDCE(iterations=8, ...)`` instead of a module's full layer listing."""
+    extra = module.extra_repr() if isinstance(module, nn.Module) else ""
+    return f"{type(module).__name__}({extra})"
+
 
 class Enhance(PipelineAdapter, nn.Module):
     """Low-light enhancement as a pipeline transform, for tensors, PIL images and arrays.
@@ -396,11 +474,15 @@ class Enhance(PipelineAdapter, nn.Module):
 
     def forward(self, img: Any) -> Any:
         """Enhance ``img`` (tensor, PIL image or array) and return the same type."""
+        check_pipeline_image(img)
         with self._grad_context(img):
             return apply_to_image(img, lambda x: self._run(x, self.strength), bgr=self.bgr)
 
     def extra_repr(self) -> str:
-        return f"strength={self.strength}, bgr={self.bgr}"
+        return f"model={_short_repr(self.model)}, strength={self.strength}, bgr={self.bgr}"
+
+    def __repr__(self) -> str:  # one line: the wrapped network's layers are not the transform's settings
+        return f"{type(self).__name__}({self.extra_repr()})"
 
 
 class RandomEnhance(Enhance):
@@ -462,6 +544,7 @@ class RandomEnhance(Enhance):
 
     def forward(self, img: Any) -> Any:
         """Randomly enhance ``img`` (tensor, PIL image or array) and return the same type."""
+        check_pipeline_image(img)
         params = self.make_params(_batch_of(img))
         if not bool(params["apply"].any()):
             return img
@@ -469,7 +552,7 @@ class RandomEnhance(Enhance):
             return apply_to_image(img, lambda x: self.apply_params(x, params), bgr=self.bgr)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}, strength={self.strength_range}, bgr={self.bgr}"
+        return f"model={_short_repr(self.model)}, p={self.p}, strength={self.strength_range}, bgr={self.bgr}"
 
 
 class RandomLowLight(PipelineAdapter, nn.Module):
@@ -529,6 +612,7 @@ class RandomLowLight(PipelineAdapter, nn.Module):
 
     def forward(self, img: Any) -> Any:
         """Darken ``img`` (tensor, PIL image or array) and return the same type."""
+        check_pipeline_image(img)
         params = self.make_params(_batch_of(img))
         if not bool(params["apply"].any()):
             return img

@@ -7,10 +7,10 @@ Steps:
 
 1. ``dce-darken`` writes a low-light copy of the dataset (images darkened with
    ``dce_transforms.simulate``, labels copied, a new ``data.yaml``).
-2. :func:`~dce_transforms.integrations.ultralytics.train_joint` fine-tunes a Zero-DCE enhancer
+2. :func:`~dce_transforms.integrations.ultralytics.train_joint` fine-tunes a Zero-DCE++ enhancer
    and the YOLO detector together: detection loss + λ · zero-reference loss on the enhancer's
    output (letterbox/mosaic padding masked out), the enhancer in its own optimizer group.
-3. ``YOLO(best.pt)`` reloads detector and enhancer; ``ZeroDCE(weights=best_enhancer.safetensors)``
+3. ``YOLO(best.pt)`` reloads detector and enhancer; ``ZeroDCEPP(weights=best_enhancer.safetensors)``
    loads the enhancer alone; the model is validated on the dark val split and exported to ONNX.
 
 The default (coco8, 4 + 4 images, ``yolov8n.yaml`` from scratch, 64 px) only shows the mechanics;
@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, help="normal-light YOLO data YAML (default: coco8 from ../shared)")
     ap.add_argument("--model", default="yolov8n.yaml", help="YOLO detection .pt or .yaml")
-    ap.add_argument("--enhancer", default="zero-dce", choices=["zero-dce", "zero-dce++"])
+    ap.add_argument("--enhancer", default="zero-dce++", choices=["zero-dce", "zero-dce++"])
+    ap.add_argument("--curve-side", type=int, default=128,
+                    help="estimate the curves at most this many pixels on the longer side (0: full resolution)")
     ap.add_argument("--enhancer-weights", default="default", help="'default' (shipped), 'none' or a path")
     ap.add_argument("--identity-init", action="store_true", help="start the enhancer at the identity")
     ap.add_argument("--dce-lambda", type=float, default=0.1)
@@ -61,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.enhancer_weights.lower() == "none":
         args.enhancer_weights = None
 
+    from dce_transforms.integrations.ultralytics import enhanced_yolo, train_joint
     from ultralytics import YOLO
 
     from dce_transforms import ZeroDCE, ZeroDCEPP, darken
-    from dce_transforms.integrations.ultralytics import enhanced_yolo, train_joint
 
     work = Path(tempfile.mkdtemp(prefix="dce_joint_"))
     data = args.data or _coco8_yaml(work)
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"low-light copy: {dark}")
 
     model = enhanced_yolo(args.model, enhancer=args.enhancer, weights=args.enhancer_weights,
-                          identity_init=args.identity_init)
+                          identity_init=args.identity_init, curve_side=args.curve_side or None)
     cuda = args.device not in ("cpu", "mps")
     model = train_joint(
         model, data=dark, dce_lambda=args.dce_lambda, enhancer_lr=args.enhancer_lr,

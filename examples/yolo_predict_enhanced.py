@@ -27,9 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("source", type=Path, help="an image or a folder of images")
     ap.add_argument("--model", required=True, help="YOLO detection .pt or .yaml")
     ap.add_argument("-o", "--output", type=Path, default=Path("detections"))
-    ap.add_argument("--enhancer", default="zero-dce", choices=["zero-dce", "zero-dce++"])
+    ap.add_argument("--enhancer", default="zero-dce++", choices=["zero-dce", "zero-dce++"])
     ap.add_argument("--enhancer-weights", default="default", help="'default' (shipped), 'none' (random) or a .safetensors path")
     ap.add_argument("--scale-factor", type=float, default=1.0, help="Zero-DCE++ estimation down-scaling")
+    ap.add_argument("--curve-side", type=int, default=128,
+                    help="estimate the curves at most this many pixels on the longer side (0: full resolution)")
     ap.add_argument("--imgsz", type=int, default=640)
     ap.add_argument("--conf", type=float, default=0.25)
     ap.add_argument("--device", default="cpu")
@@ -41,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import cv2
     import torch
+    from dce_transforms.integrations.ultralytics import EnhancedDetectionModel, enhanced_yolo
     from ultralytics import YOLO
 
-    from dce_transforms.integrations.ultralytics import EnhancedDetectionModel, enhanced_yolo
     from dce_transforms.io import list_images
 
     plain = YOLO(args.model)
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             print("note: --compare needs a plain detector; this checkpoint holds its own enhancer", file=sys.stderr)
     else:
         kwargs = {"scale_factor": args.scale_factor} if args.enhancer == "zero-dce++" else {}
-        model = enhanced_yolo(YOLO(args.model), enhancer=args.enhancer, weights=args.enhancer_weights, **kwargs)
+        model = enhanced_yolo(YOLO(args.model), enhancer=args.enhancer, weights=args.enhancer_weights,
+                              curve_side=args.curve_side or None, **kwargs)
 
     seen: list[torch.Tensor] = []
     if args.save_enhanced:  # keep what the detector saw: the enhancer's output
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args.output.mkdir(parents=True, exist_ok=True)
     files = list_images([args.source])
-    common = dict(imgsz=args.imgsz, conf=args.conf, device=args.device, verbose=False)
+    common = {"imgsz": args.imgsz, "conf": args.conf, "device": args.device, "verbose": False}
     for path in files:
         seen.clear()
         result = model.predict(str(path), **common)[0]

@@ -239,3 +239,33 @@ def test_outputs_get_usual_permissions(tree, tmp_path, weights):
     os.umask(umask)
     for name in ("a.png", "a_compare.jpg"):
         assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# -- --precision and the throughput line (issue 15) ---------------------------------------------------
+
+
+def test_precision_auto_by_default_and_reported(tree, tmp_path, weights, capsys, monkeypatch):
+    from dce_transforms import fast
+
+    monkeypatch.setattr(fast, "cpu_bf16_flags", lambda: ("amx_bf16",))  # as on a CPU with AMX
+    out = tmp_path / "auto"
+    assert main([str(tree / "a.png"), str(tree / "b.jpg"), "-o", str(out), "--weights", weights, "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "precision bf16 (auto: CPU with native bf16 (amx_bf16))" in err
+    assert "images/s" in err and "frames/s" not in err  # no video in this run
+    monkeypatch.setattr(fast, "cpu_bf16_flags", lambda: ())  # a CPU without native bf16
+    assert main([str(tree / "a.png"), "-o", str(tmp_path / "plain"), "--weights", weights, "--device", "cpu"]) == 0
+    assert "precision fp32 (auto: CPU without native bf16)" in capsys.readouterr().err
+    exact = tmp_path / "fp32"
+    assert main([str(tree / "a.png"), "-o", str(exact), "--weights", weights, "--precision", "fp32", "-q"]) == 0
+    a32, a16 = (cv2.imread(str(d / "a.png")).astype(float) for d in (exact, out))
+    assert a32.mean() > cv2.imread(str(tree / "a.png")).astype(float).mean() + 20  # really enhanced
+    assert np.abs(a32 - a16).max() <= 2  # bf16 network, curves in float32: within rounding of 8-bit output
+
+
+def test_precision_bad_combinations_are_usage_errors(tree, tmp_path, weights, capsys):
+    base = [str(tree / "a.png"), "-o", str(tmp_path / "out"), "--weights", weights]
+    assert main([*base, "--half", "--precision", "bf16"]) == 2
+    assert "--half means --precision fp16" in capsys.readouterr().err
+    assert main([*base, "--precision", "int8"]) == 2
+    assert "invalid choice" in capsys.readouterr().err

@@ -47,7 +47,7 @@ def _check_family(excinfo, builtin):
 # -- images ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", [torch.uint8, torch.int32, torch.int64, torch.bool])
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.bool])  # uint8/uint16 are pipeline inputs
 def test_integer_tensor(model, dtype):
     with _raises(ImageDTypeError, TypeError, r"x\.float\(\) / 255") as info:
         model(torch.zeros(1, 3, 8, 8, dtype=dtype))
@@ -126,7 +126,7 @@ def test_validate_false_skips_value_checks():
     model = ZeroDCE(weights=None, validate=False)
     assert model(torch.full((1, 3, 8, 8), 2.0)).shape == (1, 3, 8, 8)
     with pytest.raises(ImageDTypeError):
-        model(torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+        model(torch.zeros(1, 3, 8, 8, dtype=torch.int32))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device to put image and model apart")
@@ -187,7 +187,7 @@ def test_official_checkpoint_passed_as_weights(shared, cls, fname):
 
 def test_official_checkpoint_for_the_other_model(shared):
     path = shared / "weights" / "official" / "zero_dce_epoch99.pth"
-    with _raises(ChecksumError, ValueError, "expected ca8855b9"):
+    with _raises(ChecksumError, ValueError, r"authors' Zero-DCE checkpoint.*ZeroDCE\.from_official"):
         ZeroDCEPP.from_official(path)
     with _raises(WeightsError, ValueError, "does not fit ZeroDCEPP"):
         ZeroDCEPP.from_official(path, sha256=None)

@@ -16,8 +16,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dce_transforms import ImageShapeError, ImageValueError, ZeroDCE, ZeroDCEPP, apply_curves
-from dce_transforms.fast import FastEnhancer, fused_curves, optimize, upsample_and_apply_curves
+from dce_transforms import ConfigError, ImageShapeError, ImageValueError, ZeroDCE, ZeroDCEPP, apply_curves
+from dce_transforms import fast as fast_mod
+from dce_transforms.fast import FastEnhancer, choose_precision, fused_curves, optimize, upsample_and_apply_curves
 
 _spec = importlib.util.spec_from_file_location(
     "dce_bench_baseline", Path(__file__).resolve().parents[1] / "benchmarks" / "baseline.py"
@@ -84,8 +85,8 @@ def test_upsample_and_apply_curves_rejects_bad_alpha():
 @pytest.mark.parametrize("kind,kw", [("dce", {}), ("pp", {"scale_factor": 4})])
 @pytest.mark.parametrize("opts", [
     dict(compile=False, fuse_curves=False, channels_last=False, inference=False),
-    dict(compile=False, fuse_curves=False, channels_last=True),
-    dict(compile=False, fuse_curves=False, channels_last=False, inference=True),
+    dict(compile=False, fuse_curves=False, channels_last=True, precision="fp32"),
+    dict(compile=False, fuse_curves=False, channels_last=False, inference=True, precision="fp32"),
 ], ids=["plain", "channels_last", "inference_mode"])
 def test_eager_paths_match_baseline(kind, kw, opts):
     model = _model(kind, **kw)
@@ -118,7 +119,7 @@ def test_inference_copy_is_frozen():
 def test_bounded_resolution_matches_model_and_stays_close(side):
     model = _model("dce")
     x = _smooth_image(h=48, w=64)
-    fast = optimize(model, compile=False, fuse_curves=False, curve_max_side=side)
+    fast = optimize(model, compile=False, fuse_curves=False, curve_max_side=side, precision="fp32")
     bounded_model = ZeroDCE(weights=None, curve_max_side=side)
     bounded_model.load_state_dict(model.state_dict())
     with torch.no_grad():
@@ -135,7 +136,7 @@ def test_curve_max_side_larger_than_image_is_exact():
     x = _smooth_image()
     with torch.no_grad():
         ref = baseline.baseline_from(model)(x)
-    assert torch.allclose(optimize(model, compile=False, fuse_curves=False, curve_max_side=512)(x), ref, atol=EXACT)
+    assert torch.allclose(optimize(model, compile=False, fuse_curves=False, curve_max_side=512, precision="fp32")(x), ref, atol=EXACT)
 
 
 def test_value_checks_single_pass():
@@ -178,7 +179,7 @@ def test_compiled_matches_baseline(kind, kw, side):
         reference.load_state_dict(model.state_dict())
     with torch.no_grad():
         ref = reference(x) if side is not None else baseline.baseline_from(model)(x)
-    y = optimize(model, compile=True, curve_max_side=side)(x)
+    y = optimize(model, compile=True, curve_max_side=side, precision="fp32")(x)
     assert torch.allclose(y, ref, atol=EXACT, rtol=0)
 
 
@@ -193,5 +194,127 @@ def test_cuda_half_precision_and_graphs(dtype):
         ref = baseline.baseline_from(model)(x)
     half = optimize(model, compile=False, dtype=dtype)(x)
     assert half.dtype == torch.float32 and (half - ref).abs().max() < 2e-2
-    graphs = optimize(model, compile=False, cuda_graphs=True)
+    graphs = optimize(model, compile=False, cuda_graphs=True, precision="fp32")
     assert torch.allclose(graphs(x), ref, atol=EXACT) and torch.allclose(graphs(x.flip(-1)), baseline.baseline_from(model)(x.flip(-1)), atol=EXACT)
+
+
+# -- precision="auto" (issue 15) -------------------------------------------------------------------
+
+
+class _FakeParam:
+    """Stands in for a parameter on a device this machine may lack (choose_precision reads only these)."""
+
+    def __init__(self, device: str, dtype: torch.dtype = torch.float32) -> None:
+        self.device, self.dtype, self.is_cuda = torch.device(device), dtype, device.startswith("cuda")
+
+
+class _FakeModel:
+    def __init__(self, device: str, dtype: torch.dtype = torch.float32) -> None:
+        self._p = _FakeParam(device, dtype)
+
+    def parameters(self):
+        return iter([self._p])
+
+
+@pytest.mark.parametrize("flags,kind,expected", [
+    (("amx_bf16", "avx512_bf16"), "dce", torch.bfloat16),
+    (("avx512_bf16",), "dce", torch.bfloat16),
+    (("amx_bf16",), "pp", None),  # depthwise Zero-DCE++ stays float32 on CPU
+    ((), "dce", None),  # AVX2 / emulated bf16: float32
+    ((), "pp", None),
+])
+def test_auto_precision_on_cpu(monkeypatch, flags, kind, expected):
+    monkeypatch.setattr(fast_mod, "cpu_bf16_flags", lambda: flags)
+    model = _model(kind)
+    dtype, why = choose_precision(model)
+    assert dtype == expected, why
+    fast = optimize(model, compile=False, fuse_curves=False)
+    assert fast.dtype == expected
+    assert fast.precision.startswith("bf16 (auto" if expected is torch.bfloat16 else "fp32 (auto")
+    if expected is torch.bfloat16:
+        assert next(fast.model.parameters()).dtype == torch.bfloat16 and "amx_bf16" in why or "avx512_bf16" in why
+
+
+def test_auto_precision_on_cuda_and_other_dtypes(monkeypatch):
+    monkeypatch.setattr(fast_mod, "cpu_bf16_flags", lambda: ("amx_bf16",))
+    assert choose_precision(_FakeModel("cuda:0"))[0] == torch.float16
+    assert choose_precision(_FakeModel("cpu", torch.float64)) == (None, "the model is already fp64")
+    assert choose_precision(_FakeModel("mps"))[0] is None
+
+
+def test_cpu_bf16_flags_reads_cpuinfo():
+    flags = fast_mod.cpu_bf16_flags()
+    assert set(flags) <= {"amx_bf16", "avx512_bf16"}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo")
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    if torch.backends.mkldnn.is_available():
+        assert ("amx_bf16" in flags) == ("amx_bf16" in line.split())
+
+
+def test_precision_overrides(monkeypatch):
+    monkeypatch.setattr(fast_mod, "cpu_bf16_flags", lambda: ("amx_bf16",))
+    model = _model("dce")
+    assert optimize(model, compile=False, precision="fp32").dtype is None
+    assert optimize(model, compile=False, precision="bf16").dtype == torch.bfloat16
+    assert optimize(model, compile=False, dtype=torch.float32).dtype == torch.float32  # dtype= overrides auto
+    assert optimize(model, compile=False, precision="fp16", dtype=torch.float16).dtype == torch.float16
+    assert optimize(model, compile=False, inference=False).dtype is None  # auto never changes a shared model
+    with pytest.raises(ConfigError, match="contradicts"):
+        optimize(model, compile=False, precision="fp16", dtype=torch.bfloat16)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        optimize(model, compile=False, precision="half")
+    with pytest.raises(ConfigError, match="inference=True"):
+        optimize(model, compile=False, precision="bf16", inference=False)
+
+
+def test_choice_is_in_repr_and_log(monkeypatch, caplog):
+    monkeypatch.setattr(fast_mod, "cpu_bf16_flags", lambda: ("amx_bf16",))
+    with caplog.at_level("INFO", logger="dce_transforms.fast"):
+        fast = optimize(_model("dce"), compile=False)
+    assert "precision=bf16 (auto: CPU with native bf16 (amx_bf16))" in repr(fast)
+    assert any("precision bf16 (auto" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(fast_mod, "cpu_bf16_flags", lambda: ())
+    assert "precision=fp32 (auto: CPU without native bf16)" in repr(optimize(_model("dce"), compile=False))
+
+
+@pytest.mark.parametrize("kind", ["dce", "pp"])
+def test_bf16_agrees_within_50db(kind):
+    # The auto choice is held to >= 50 dB PSNR of float32; measured at 1280x720 by benchmarks/bench.py.
+    model = _model(kind)
+    x = _smooth_image(b=1, h=48, w=64)
+    ref = optimize(model, compile=False, fuse_curves=False, precision="fp32")(x)
+    y = optimize(model, compile=False, fuse_curves=False, precision="bf16")(x)
+    assert y.dtype == torch.float32 and (ref - x).abs().max() > 0.05
+    assert 50.0 <= _psnr(y, ref) < 200  # close, but really computed in bf16
+
+
+def test_eager_zerodce_runs_channels_last_on_cpu_and_returns_nchw():
+    model, pp = _model("dce"), _model("pp")
+    x = _smooth_image()
+    assert model._nhwc_input(x) and not pp._nhwc_input(x)
+    with torch.no_grad():
+        alpha = model._net(x)
+        ref = baseline.baseline_from(model).curves(x)
+    assert alpha.is_contiguous() and torch.allclose(alpha, ref, atol=EXACT, rtol=0)
+    y = model(x)
+    assert y.is_contiguous() and torch.allclose(y, baseline.baseline_from(model)(x), atol=EXACT, rtol=0)
+
+
+@pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
+def test_fast_enhancer_of_gated_default_model_matches_eager(cls):
+    model = cls().eval()  # shipped *-adaptive weights: exposure gate on
+    if model.exposure_gate is None:
+        pytest.skip("the default weights carry no exposure gate")
+    g = torch.Generator().manual_seed(3)
+    base = F.interpolate(torch.rand(1, 3, 6, 8, generator=g), size=(40, 56), mode="bicubic").clamp(0, 1)
+    exact = optimize(model, compile=False, fuse_curves=False, precision="fp32")
+    half = optimize(model, compile=False, fuse_curves=False, precision="bf16")
+    for lo, hi in ((0.0, 0.15), (0.3, 0.7), (0.85, 1.0)):  # dark (brightened), well lit, over-exposed (darkened)
+        x = lo + (hi - lo) * base
+        with torch.no_grad():
+            ref = model(x)
+        assert torch.allclose(exact(x), ref, atol=EXACT, rtol=0), (lo, hi)
+        assert _psnr(half(x), ref) >= 50.0, (lo, hi)

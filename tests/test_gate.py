@@ -79,7 +79,7 @@ def test_gate_is_parameter_free_and_state_dicts_match(cls) -> None:
 
 @pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
 def test_gated_alpha_is_the_combination_of_the_two_passes(cls) -> None:
-    model = cls(exposure_gate=GateConfig(skip_below=0.0)).eval()
+    model = cls(exposure_gate=GateConfig(skip_below=0.0, darken_scale=1)).eval()
     x = torch.cat([_texture(0.0, 0.3), _texture(0.4, 1.0)])
     up, down = model.exposure_gate(x)
     with torch.no_grad():
@@ -133,7 +133,29 @@ def test_fast_path_matches_gated_eager_model() -> None:
     from dce_transforms.fast import optimize
 
     model = ZeroDCEPP(scale_factor=2).eval()
-    fast = optimize(model, compile=False)
+    fast = optimize(model, compile=False, dtype=torch.float32)  # the gate, not the precision, under test
     for x in (_texture(0.0, 0.1), _texture(0.3, 0.7), _texture(0.8, 1.0)):
         with torch.no_grad():
             torch.testing.assert_close(fast(x), model(x), atol=1e-4, rtol=0)
+
+
+def test_darkening_pass_runs_at_reduced_resolution() -> None:
+    model = ZeroDCE(weights=None, exposure_gate=GateConfig(skip_below=0.0, darken_scale=4))
+    seen: list[tuple[int, ...]] = []
+
+    def estimate(t: torch.Tensor) -> torch.Tensor:
+        seen.append(tuple(t.shape[-2:]))
+        return torch.zeros(t.shape[0], 24, *t.shape[-2:])
+
+    x = _texture(0.5, 1.0, size=64)
+    alpha = model.gated_curves(x, x, estimate)
+    assert seen == [(64, 64), (16, 16)] and alpha.shape == (1, 24, 64, 64)
+    seen.clear()
+    small = _texture(0.5, 1.0, size=16)  # too small to down-scale by 4: full resolution
+    model.gated_curves(small, small, estimate)
+    assert seen == [(16, 16), (16, 16)]
+
+
+def test_bad_darken_scale_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="darken_scale"):
+        GateConfig(darken_scale=0)

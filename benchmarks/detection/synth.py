@@ -179,6 +179,7 @@ def generate(
     *,
     n_train: int,
     n_val: int,
+    n_select: int = 0,
     size: int,
     n_classes: int = 4,
     max_objects: int = 4,
@@ -186,7 +187,12 @@ def generate(
     seed: int = 0,
     min_brightness: float = 0.3,
 ) -> Path:
-    """Write the dataset and return its data YAML. Train and val use disjoint background photos."""
+    """Write the dataset and return its data YAML. Train, val and select use disjoint background photos.
+
+    ``n_select > 0`` adds a third split, ``images/select`` (the YAML's ``test`` key), drawn from its own
+    fifth of the photos: the benchmark chooses recipes on it and reports on ``val``. With
+    ``n_select=0`` the files are exactly those of earlier versions (same seed, same images).
+    """
     if not 1 <= n_classes <= len(CLASSES):
         raise ValueError(f"n_classes must be in 1..{len(CLASSES)}, got {n_classes}.")
     files = sorted(p for p in Path(backgrounds).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
@@ -194,9 +200,16 @@ def generate(
         raise FileNotFoundError(f"need at least 10 background photos under {backgrounds}, found {len(files)}.")
     order = np.random.default_rng(seed).permutation(len(files))
     cut = max(1, len(files) // 5)
-    pools = {"val": [files[i] for i in order[:cut]], "train": [files[i] for i in order[cut:]]}
-    for split, n in (("train", n_train), ("val", n_val)):
-        rng = np.random.default_rng([seed, 0 if split == "train" else 1])
+    if n_select > 0:
+        pools = {"val": [files[i] for i in order[:cut]], "select": [files[i] for i in order[cut : 2 * cut]],
+                 "train": [files[i] for i in order[2 * cut :]]}
+    else:
+        pools = {"val": [files[i] for i in order[:cut]], "train": [files[i] for i in order[cut:]]}
+    streams = {"train": 0, "val": 1, "select": 2}
+    for split, n in (("train", n_train), ("val", n_val), ("select", n_select)):
+        if n <= 0 and split == "select":
+            continue
+        rng = np.random.default_rng([seed, streams[split]])
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
         for i in range(n):
@@ -208,7 +221,8 @@ def generate(
             )
     yaml = out / "data.yaml"
     names = "".join(f"  {i}: {CLASSES[i].name}\n" for i in range(n_classes))
-    yaml.write_text(f"path: {out.resolve()}\ntrain: images/train\nval: images/val\nnames:\n{names}")
+    test = "test: images/select\n" if n_select > 0 else ""
+    yaml.write_text(f"path: {out.resolve()}\ntrain: images/train\nval: images/val\n{test}names:\n{names}")
     return yaml
 
 
@@ -219,7 +233,8 @@ if __name__ == "__main__":
     ap.add_argument("--n-train", type=int, default=300)
     ap.add_argument("--n-val", type=int, default=100)
     ap.add_argument("--size", type=int, default=192)
+    ap.add_argument("--n-select", type=int, default=0, help="images of the recipe-selection split (0: none)")
     ap.add_argument("--classes", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    print(generate(a.out, a.backgrounds, n_train=a.n_train, n_val=a.n_val, size=a.size, n_classes=a.classes, seed=a.seed))
+    print(generate(a.out, a.backgrounds, n_train=a.n_train, n_val=a.n_val, n_select=a.n_select, size=a.size, n_classes=a.classes, seed=a.seed))

@@ -1,0 +1,155 @@
+"""Every pipeline class inside a Dataset read by DataLoader workers (2 workers, fork and spawn).
+
+One Dataset applies every class to tiny images, so each start method costs one loader start. The
+outputs must come back with their type and dtype and without an autograd graph; seeded random
+transforms must survive pickling to spawned workers, differ between workers and reproduce their
+stream under a fixed DataLoader generator. And the rule's other half: the same module in a model in
+training mode still gets gradients.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dce_transforms import ZeroDCE, ZeroDCEPP
+from dce_transforms import transforms as core
+
+tv = pytest.importorskip("torchvision")
+from dce_transforms.integrations import kornia as K  # noqa: E402
+from dce_transforms.integrations import torchvision as TV  # noqa: E402
+from torchvision import transforms as T  # noqa: E402
+from torchvision import tv_tensors  # noqa: E402
+
+try:
+    from dce_transforms.integrations import albumentations as AL
+except ImportError:  # optional extra
+    AL = None
+
+H, W = 8, 10
+METHODS = [m for m in ("fork", "spawn") if m in mp.get_all_start_methods()]
+
+
+def _identity() -> ZeroDCE:
+    return ZeroDCE(weights=None).reset_to_identity()
+
+
+def _pipelines() -> dict:
+    """name -> (transform, how it is called); enhancers are identity / seeded random init (no weights read)."""
+    torch.manual_seed(0)
+    p = {
+        "ZeroDCE": (ZeroDCE(weights=None), "tensor"),  # training mode, as constructed
+        "ZeroDCEPP": (ZeroDCEPP(weights=None), "tensor"),
+        "ZeroDCE_v1_compose": (T.Compose([ZeroDCE(weights=None), T.Normalize([0.5] * 3, [0.25] * 3)]), "tensor"),
+        "ZeroDCE_uint8_image": (ZeroDCE(weights=None), "tv_image"),
+        "Enhance": (core.Enhance(_identity()), "tensor"),
+        "RandomEnhance": (core.RandomEnhance(ZeroDCE(weights=None), p=1.0, seed=0), "tensor"),
+        "RandomLowLight": (core.RandomLowLight(seed=0), "tensor"),
+        "Enhance_v2": (TV.Enhance(_identity()), "tv_image"),
+        "RandomEnhance_v2": (TV.RandomEnhance(ZeroDCE(weights=None), p=1.0, seed=0), "tv_image"),
+        "RandomLowLight_v2": (TV.RandomLowLight(seed=0), "tv_image"),
+        "KorniaEnhance": (K.KorniaEnhance(ZeroDCE(weights=None), keepdim=True), "tensor"),
+        "KorniaRandomLowLight": (K.KorniaRandomLowLight(seed=0, keepdim=True), "tensor"),
+    }
+    if AL is not None:
+        p["AlbumentationsEnhance"] = (AL.AlbumentationsEnhance(weights=None), "album")
+        p["AlbumentationsRandomLowLight"] = (AL.AlbumentationsRandomLowLight(), "album")
+    return p
+
+
+SEEDED = ["RandomEnhance", "RandomLowLight", "RandomEnhance_v2", "RandomLowLight_v2", "KorniaRandomLowLight"]
+
+
+class Everything(torch.utils.data.Dataset):
+    """Item i: every pipeline applied to the same tiny image; results as plain tensors."""
+
+    def __init__(self) -> None:
+        self.pipes = _pipelines()
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> dict:
+        x = torch.full((3, H, W), 0.3) + 0.02 * i
+        out = {}
+        for name, (t, how) in self.pipes.items():
+            if how == "tensor":
+                y = t(x)
+            elif how == "tv_image":
+                y = t(tv_tensors.Image((x * 255).to(torch.uint8)))
+                assert type(y) is tv_tensors.Image and y.dtype == torch.uint8
+                y = y.as_subclass(torch.Tensor)
+            else:
+                a = (x.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+                y = t(image=a)["image"]
+                assert y.dtype == np.uint8
+                y = torch.from_numpy(np.ascontiguousarray(y.transpose(2, 0, 1)))  # HWC -> CHW
+            out[name] = y
+        return out
+
+
+def _expected_names() -> set:
+    names = {c.__name__ for c in core.ADAPTERS.values()}
+    return names
+
+
+def test_the_dataset_covers_every_pipeline_class():
+    covered = {name.replace("_v2", "") for name in _pipelines()}
+    assert _expected_names() <= covered | {"ZeroDCE"}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_pipeline_in_two_workers(method):
+    def run(method):
+        loader = torch.utils.data.DataLoader(Everything(), batch_size=1, num_workers=2,
+                                             multiprocessing_context=method,
+                                             generator=torch.Generator().manual_seed(0))
+        return list(loader)
+
+    batches = run(method)
+    assert len(batches) == 4
+    for b in batches:
+        for name, y in b.items():
+            assert not y.requires_grad, name
+            assert y.shape[-2:] == (H, W), name
+    for name in SEEDED:  # items 0 and 1 come from the two workers' first calls: no repeats
+        assert not torch.equal(batches[0][name], batches[1][name]), name
+    if method != "fork" and "fork" in METHODS:  # the same stream whatever the start method
+        again = run("fork")
+        for name in SEEDED:
+            assert all(torch.equal(a[name], b[name]) for a, b in zip(batches, again)), f"{name} not reproduced"
+
+
+def test_readme_headline_pipeline_in_two_workers():
+    class Frames(torch.utils.data.Dataset):
+        def __init__(self, t):
+            self.t = t
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return self.t(torch.rand(3, H, W) * 0.3)
+
+    pipe = T.Compose([ZeroDCE(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])  # shipped weights
+    for b in torch.utils.data.DataLoader(Frames(pipe), batch_size=2, num_workers=2):
+        assert b.shape == (2, 3, H, W) and not b.requires_grad
+
+
+def test_module_in_a_model_in_training_mode_still_trains():
+    dce = ZeroDCE(weights=None)
+    model = nn.Sequential(dce, nn.Conv2d(3, 1, 1)).train()
+    x = torch.rand(2, 3, H, W) * 0.3  # a batch from a loader: does not require grad
+    model(x).square().mean().backward()
+    assert dce.conv1.weight.grad is not None and float(dce.conv1.weight.grad.abs().sum()) > 0
+    # the same module as a pipeline step: eval mode, uint8 or tv_tensor inputs record nothing
+    assert not dce.eval()(x).requires_grad
+    dce.train()
+    assert dce(x).requires_grad  # training mode, plain float tensor, main process: a graph, as before
+    assert not dce((x[0] * 255).to(torch.uint8)).requires_grad
+    assert not dce(tv_tensors.Image(x[0])).requires_grad
+    assert dce(tv_tensors.Image(x[0]).requires_grad_()).requires_grad
