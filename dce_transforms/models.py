@@ -201,7 +201,7 @@ class _CurveEstimator(nn.Module):
             h, w = inv.shape[-2:]
             k = gate.config.darken_scale
             if k > 1 and min(h, w) >= 8 * k:  # the darkening pass at 1/k resolution: ~1/k² of the cost
-                small = F.interpolate(inv, size=(h // k, w // k), mode="bilinear", align_corners=False, antialias=True)
+                small = F.avg_pool2d(inv, k)  # a box filter: exports to ONNX, unlike antialiased resizing
                 a = F.interpolate(estimate(small), size=(h, w), mode="bilinear", align_corners=False)
             else:
                 a = estimate(inv)

@@ -76,8 +76,8 @@ from ultralytics.utils import LOGGER, RANK
 from ultralytics.utils.torch_utils import unwrap_model
 
 from dce_transforms._weights import save_state_dict
-from dce_transforms.errors import ConfigError
 from dce_transforms.curves import apply_curves
+from dce_transforms.errors import ConfigError
 from dce_transforms.losses import zero_reference_loss
 from dce_transforms.models import WeightsArg, ZeroDCE, ZeroDCEPP
 from dce_transforms.transforms import build_model

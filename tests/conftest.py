@@ -13,6 +13,18 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DCE_SHARED", ROOT.parent / "shared"))
 
+try:  # no example database: the tests leave no .hypothesis/ folder in the tree
+    import tempfile
+
+    from hypothesis import settings as _hyp_settings
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "dce-transforms-hypothesis"))
+    _hyp_settings.register_profile("dce", database=None)
+    _hyp_settings.load_profile("dce")
+except ImportError:  # pragma: no cover - hypothesis is a dev dependency
+    pass
+
 _DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 

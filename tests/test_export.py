@@ -14,6 +14,7 @@ while tracing, see ``dce_transforms._checks.is_tracing``, so no model needs ``va
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import pytest
@@ -42,17 +43,21 @@ class _Positional(nn.Module):
         return self.model(x)
 
 
+def _perturbed(name: str) -> nn.Module:
+    torch.manual_seed(0)
+    model = MODELS[name]().eval()
+    with torch.no_grad():  # move away from the near-identity init so errors would show
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return model
+
+
 class ExportBase:
     """Every export path for every model, compared with the eager output."""
 
     @pytest.fixture(params=list(MODELS))
     def model(self, request) -> nn.Module:
-        torch.manual_seed(0)
-        model = MODELS[request.param]().eval()
-        with torch.no_grad():  # move away from the near-identity init so errors would show
-            for p in model.parameters():
-                p.add_(torch.randn_like(p) * 0.05)
-        return model
+        return _perturbed(request.param)
 
     @staticmethod
     def inputs(shape=SHAPE, seed=0) -> torch.Tensor:
@@ -132,3 +137,62 @@ class TestExport(ExportBase):
             warnings.simplefilter("ignore")
             torch.onnx.export(_Positional(model), (x,), path, dynamo=False, input_names=["image"])
         assert (self._onnx_run(path, x) - self.eager(model, x)).abs().max().item() < ONNX_TOL
+
+
+def _export_dynamic(model: nn.Module, path) -> None:
+    dims = {0: torch.export.Dim("batch", max=64), 2: torch.export.Dim("height", min=16, max=4096),
+            3: torch.export.Dim("width", min=16, max=4096)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (ExportBase.inputs((2, 3, 32, 48)),), path, dynamo=True, dynamic_shapes=(dims,),
+                          input_names=["image"])
+
+
+def _openvino_run(path, x, precision: str = "f32") -> torch.Tensor:
+    ov = pytest.importorskip("openvino")
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": precision})
+    return torch.from_numpy(compiled({0: x.numpy()})[0].copy())
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = torch.nn.functional.mse_loss(a, b).item()
+    return float("inf") if mse == 0 else 10 * math.log10(1 / mse)
+
+
+class TestOpenVINO(ExportBase):
+    """The dynamic-shape ONNX export runs with OpenVINO on CPU (the ``openvino`` extra), as in benchmarks/bench.py."""
+
+    def test_openvino_dynamic_shapes_match_eager(self, model, tmp_path):
+        pytest.importorskip("onnxscript")
+        pytest.importorskip("openvino")
+        path = tmp_path / "model.onnx"
+        _export_dynamic(model, path)
+        for shape in [(1, 3, 40, 56), (3, 3, 17, 33)]:
+            x = self.inputs(shape, seed=5)
+            assert (_openvino_run(path, x) - self.eager(model, x)).abs().max().item() < ONNX_TOL, shape
+
+    def test_openvino_bf16_agrees_within_50db(self, tmp_path):
+        pytest.importorskip("onnxscript")
+        pytest.importorskip("openvino")
+        model = _perturbed("zerodce")
+        path = tmp_path / "model.onnx"
+        _export_dynamic(model, path)
+        x = self.inputs((1, 3, 48, 64), seed=6)
+        ref = self.eager(model, x)
+        assert (ref - x).abs().max() > 0.01  # the model really changes the image
+        assert _psnr(_openvino_run(path, x, "bf16"), ref) >= 50.0
+
+
+def test_gated_default_model_exports_to_onnx(tmp_path):
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    model = ZeroDCE().eval()  # shipped weights with the exposure gate: both passes are in the graph
+    if model.exposure_gate is None:
+        pytest.skip("the default weights carry no exposure gate")
+    path = tmp_path / "gated.onnx"
+    _export_dynamic(model, path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for lo, hi in ((0.0, 0.15), (0.85, 1.0)):  # brightened and darkened
+        x = lo + (hi - lo) * ExportBase.inputs((1, 3, 40, 56), seed=7) / 0.4
+        y = torch.from_numpy(session.run(None, {"image": x.numpy()})[0])
+        assert (y - ExportBase.eager(model, x)).abs().max().item() < ONNX_TOL, (lo, hi)

@@ -318,3 +318,12 @@ def test_fast_enhancer_of_gated_default_model_matches_eager(cls):
             ref = model(x)
         assert torch.allclose(exact(x), ref, atol=EXACT, rtol=0), (lo, hi)
         assert _psnr(half(x), ref) >= 50.0, (lo, hi)
+
+
+@pytest.mark.slow
+def test_compiled_bf16_agrees_within_50db():
+    model = _model("dce")
+    x = _smooth_image(b=1, h=32, w=40)
+    ref = optimize(model, compile=False, fuse_curves=False, precision="fp32")(x)
+    y = optimize(model, precision="bf16")(x)  # the path precision="auto" takes on CPUs with native bf16
+    assert y.dtype == torch.float32 and 50.0 <= _psnr(y, ref) < 200

@@ -136,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", help="rows to run, e.g. abcdefg (preset default)")
     p.add_argument("--study", help=f"comma-separated (d) variants on the select split, from {','.join(STUDY_VARIANTS)} "
                                    "(preset default; '' for none)")
+    p.add_argument("--cache-tag", help="per-seed cache file results-<tag>.json (a second process per seed)")
+    p.add_argument("--study-only", action="store_true",
+                   help="train only the --study variants (e.g. in a second process per seed)")
     p.add_argument("--threads", type=int, help="torch CPU threads (cpu presets: 1, fastest on a busy machine)")
     p.add_argument("--pretrain-epochs", type=int)
     p.add_argument("--ft-epochs", type=int, help="fine-tuning epochs of (c), (d), (f)")
@@ -373,7 +376,8 @@ def _run_seed(seed: int, cfg: dict, args: argparse.Namespace, base_dir: Path, re
     cfg = {**cfg, "seed": seed}
     workdir = base_dir / f"seed{seed}"
     workdir.mkdir(parents=True, exist_ok=True)
-    cache_file = workdir / "results.json"
+    # results.json, or results-<cache tag>.json for a second process on the same seed; all are read
+    cache_file = workdir / (f"results-{args.cache_tag}.json" if args.cache_tag else "results.json")
     cache_cfg = {k: cfg[k] for k in ("n_train", "n_val", "n_select", "size", "imgsz", "classes", "pretrain_epochs",
                                      "ft_epochs", "batch", "enhancer", "seed")}
     cache: dict[str, Any] = {"config": cache_cfg, "entries": {}, "timings_s": {}}
@@ -383,10 +387,22 @@ def _run_seed(seed: int, cfg: dict, args: argparse.Namespace, base_dir: Path, re
             cache = old
         else:
             _log(f"seed {seed}: cached results were made with another configuration; starting afresh")
+    for other in sorted(workdir.glob("results*.json")):
+        if other != cache_file:
+            more = json.loads(other.read_text())
+            if more.get("config") == cache_cfg:
+                for k, v in more.get("entries", {}).items():
+                    cache["entries"].setdefault(k, v)
+                for k, v in more.get("timings_s", {}).items():
+                    cache["timings_s"].setdefault(k, v)
+                cache.setdefault("commands", []).extend(c for c in more.get("commands", [])
+                                                         if c not in cache.get("commands", []))
     entries, timings = cache["entries"], cache["timings_s"]
 
     def save() -> None:
-        cache_file.write_text(json.dumps(cache, indent=1))
+        tmp = cache_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cache, indent=1))
+        tmp.replace(cache_file)
 
     if args.aggregate_only:
         return cache
@@ -462,7 +478,9 @@ def _run_seed(seed: int, cfg: dict, args: argparse.Namespace, base_dir: Path, re
     default_w = args.enhancer_weights or "default"
     jobs: list[str] = []
     for row in rows_wanted:
-        if row == "d":
+        if args.study_only:
+            jobs += [f"d:{k}" for k in recipes if k != "base"] if row == "d" else []
+        elif row == "d":
             jobs += [f"d:{k}" for k in recipes]
         elif row == "b" and "sice-v2" in {r["weights"] for r in recipes.values()} and default_w != "sice-v2":
             jobs += ["b", "b:sice-v2"]
