@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["BaselineZeroDCE", "BaselineZeroDCEPP", "baseline_from", "AuthorsZeroDCE", "AuthorsZeroDCEPP", "authors_zero_dce"]
+__all__ = ["BaselineZeroDCE", "BaselineZeroDCEPP", "baseline_from", "AuthorsZeroDCE", "AuthorsZeroDCEPP",
+           "authors_zero_dce"]
 
 
 class BaselineZeroDCE(nn.Module):

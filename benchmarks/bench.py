@@ -23,6 +23,7 @@ The table (hardware, torch version, date, load average) is printed and written t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime as _dt
 import gc
@@ -32,9 +33,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -193,7 +194,6 @@ def _cpu_name() -> str:
 
 def _photo(size: tuple[int, int], batch: int) -> torch.Tensor:
     """A real low-light photo resized to ``size`` (batch: flipped/shifted copies), or a synthetic one."""
-    h, w = size
     src = SHARED / "data" / "lowlight" / "dicm" / "01.jpg"
     if src.is_file():
         from dce_transforms.io import image_to_tensor, read_image
@@ -399,7 +399,7 @@ def run_quality(device: str, sides: list[int], n_images: int, log: Callable[[str
         return ["(skipped: no trained weights available)"], ""
     groups = []
     real = SHARED / "data" / "lowlight"
-    big = [p for p in sorted((real / "sice_real").glob("*.png"))]
+    big = sorted((real / "sice_real").glob("*.png"))
     native = []
     for p in big:
         arr = read_image(p)
@@ -533,7 +533,7 @@ def _pairs(ref: Callable[[], object], fn: Callable[[], object], pairs: int) -> t
 
 
 def run_cpu_720p(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[list[PairRow], list[str]]:
-    """Zero-DCE at 1280x720 and Zero-DCE++ (scale 12) at 1920x1080: every path timed in pairs with the authors' model."""
+    """Zero-DCE at 1280x720, Zero-DCE++ (scale 12) at 1920x1080: every path timed in pairs with the authors' model."""
     import tempfile
 
     torch.set_flush_denormal(True)
@@ -574,7 +574,7 @@ def run_cpu_720p(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[
         ours = _build("ZeroDCE", 1, "cpu", notes).set_exposure_gate(None)
         authors = baseline_from(ours)
         group = f"Zero-DCE {hd[1]}x{hd[0]}, shipped weights without gate (authors' checkpoint absent)"
-        notes.append("reference: benchmarks/baseline.py with the shipped weights (../shared has no authors' checkpoint)")
+        notes.append("reference: benchmarks/baseline.py with the shipped weights (no authors' checkpoint in ../shared)")
 
     def ref_fn():
         with torch.no_grad():
@@ -662,7 +662,8 @@ def render_pairs(rows: list[PairRow], notes: list[str], meta: dict[str, str]) ->
         if r.group != group:
             group = r.group
             out += ["", f"## {group}", "",
-                    "| path | median ms | authors' model ms (same pairs) | × the authors' model | PSNR vs reference (dB) "
+                    "| path | median ms | authors' model ms (same pairs) | × the authors' model "
+                    "| PSNR vs reference (dB) "
                     "| max abs diff | setup + first call s | note |", "|---|---:|---:|---:|---:|---:|---:|---|"]
         psnr = "exact (inf)" if math.isinf(r.psnr) else f"{r.psnr:.1f}"
         out.append(f"| {r.path} | {r.ms:.1f} | {r.ref_ms:.1f} | {r.ratio:.2f} | {psnr} | {r.max_diff:.1e} | "
@@ -724,10 +725,8 @@ def render(rows: list[Row], train_rows: list[Row], quality: tuple[list[str], str
 def _software() -> str:
     parts = [f"torch {torch.__version__}", f"Python {platform.python_version()}", platform.system()]
     for mod in ("onnxruntime", "openvino"):
-        try:
+        with contextlib.suppress(ImportError):
             parts.append(f"{mod} {__import__(mod).__version__}")
-        except ImportError:
-            pass
     return ", ".join(parts)
 
 

@@ -42,12 +42,12 @@ DEFAULT_IMAGES = [
 def _build(model_name: str, weights: str, max_side: int | None, seed: int):
     import torch
 
-    from dce_transforms import ZeroDCE, ZeroDCEPP
+    from dce_transforms.registry import model_class
     from dce_transforms.transforms import build_model
 
     torch.manual_seed(seed)  # the same random init in every process
     if weights.startswith("official:"):
-        cls = ZeroDCEPP if "++" in model_name or "pp" in model_name.lower() else ZeroDCE
+        cls = model_class("zero-dce++" if "++" in model_name or "pp" in model_name.lower() else "zero-dce")
         return cls.from_official(weights.split(":", 1)[1], curve_max_side=max_side).eval()
     return build_model(model_name, weights=None if weights == "none" else weights, curve_max_side=max_side)
 

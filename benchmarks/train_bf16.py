@@ -66,9 +66,15 @@ def main() -> None:
         l32, l16 = f32(x), b16(x)  # warm-up; identical initial weights, so the losses are comparable
         t32, t16, ratios = [], [], []
         for _ in range(args.pairs):
-            t = time.perf_counter(); f32(x); a = time.perf_counter() - t
-            t = time.perf_counter(); b16(x); b = time.perf_counter() - t
-            t32.append(a); t16.append(b); ratios.append(a / b)
+            t = time.perf_counter()
+            f32(x)
+            a = time.perf_counter() - t
+            t = time.perf_counter()
+            b16(x)
+            b = time.perf_counter() - t
+            t32.append(a)
+            t16.append(b)
+            ratios.append(a / b)
         lines.append(f"| {name} | {statistics.median(t32) * 1e3:.0f} | {statistics.median(t16) * 1e3:.0f} | "
                      f"{statistics.median(ratios):.2f}× | {l32:.4f} / {l16:.4f} |")
     text = "\n".join(lines) + "\n"

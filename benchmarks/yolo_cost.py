@@ -83,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from dce_transforms.integrations.ultralytics import DEFAULT_CURVE_SIDE, enhanced_yolo
     from ultralytics import YOLO
+
+    from dce_transforms.integrations.ultralytics import DEFAULT_CURVE_SIDE, enhanced_yolo
 
     torch.set_num_threads(args.threads)
     names = [n.strip() for n in args.options.split(",") if n.strip()]

@@ -13,13 +13,14 @@ from .errors import (
     ChecksumError,
     ConfigError,
     DCEError,
+    DeviceError,
     ImageDTypeError,
     ImageShapeError,
     ImageValueError,
     WeightsError,
 )
-from .losses import ZeroReferenceLoss, zero_reference_loss
 from .gate import ExposureGate, GateConfig
+from .losses import ZeroReferenceLoss, zero_reference_loss
 from .models import ZeroDCE, ZeroDCEPP
 from .registry import get_model, list_models, list_weights
 
@@ -30,6 +31,7 @@ __all__ = [
     "ChecksumError",
     "ConfigError",
     "DCEError",
+    "DeviceError",
     "ExposureGate",
     "GateConfig",
     "ImageDTypeError",

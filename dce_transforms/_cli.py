@@ -10,6 +10,7 @@ import errno
 import functools
 import math
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +24,32 @@ EXIT_INTERRUPTED = 130
 
 class OutputError(DCEError, ValueError):
     """An output location cannot be written (read-only, below a file, disk full); the message says which."""
+
+
+_REST_ROLE = re.compile(r":[a-z]+:`~?([^`<]+?)(?:\s*<[^>]*>)?`")
+_REST_LITERAL = re.compile(r"``(.+?)``")
+
+
+def plain_text(text: str) -> str:
+    """reST text as plain text for ``--help``: literals and roles (``:func:``...) lose their markup, ``::`` → ``:``.
+
+    Example:
+        >>> plain_text("see :func:`~dce_transforms.simulate.darken` and ``--resume OUT/last.pt``::")
+        'see dce_transforms.simulate.darken and --resume OUT/last.pt:'
+    """
+    text = _REST_ROLE.sub(r"\1", text)
+    text = _REST_LITERAL.sub(r"\1", text)
+    return re.sub(r"::$", ":", text, flags=re.M)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The tools' ``--help`` layout: the description as written (its line breaks kept), no reST markup anywhere."""
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(plain_text(text))
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        return plain_text(super()._expand_help(action))
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace | int:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, TypeGuard
 
 import torch
 from torch import Tensor, nn
@@ -53,13 +54,13 @@ def _is_pil(x: object) -> bool:
     return pil is not None and isinstance(x, pil.Image)
 
 
-def _is_pure_tensor(x: object) -> bool:
+def _is_pure_tensor(x: object) -> TypeGuard[Tensor]:
     return isinstance(x, Tensor) and not _is_tv_tensor(x)
 
 
 def is_contract_tensor(x: object) -> bool:
     """The module's own input: a plain tensor that is not uint8/uint16 (float, or refused by the checks)."""
-    return _is_pure_tensor(x) and x.dtype not in (torch.uint8, torch.uint16)  # type: ignore[union-attr]
+    return _is_pure_tensor(x) and x.dtype not in (torch.uint8, torch.uint16)
 
 
 def in_worker() -> bool:
@@ -71,7 +72,7 @@ def records_graph(module: nn.Module, x: object) -> bool:
     """Whether ``module(x)`` records an autograd graph (the rule of the module docstring)."""
     if isinstance(x, Tensor) and x.requires_grad:
         return True
-    return bool(module.training) and _is_pure_tensor(x) and x.is_floating_point() and not in_worker()  # type: ignore[union-attr]
+    return bool(module.training) and _is_pure_tensor(x) and x.is_floating_point() and not in_worker()
 
 
 def grad_mode(module: nn.Module, x: object) -> contextlib.AbstractContextManager:
@@ -112,7 +113,7 @@ def _transform_image(module: nn.Module, img: Any, fn: Callable[[Tensor], Tensor]
     return _rewrap(out, img)
 
 
-def pipeline_forward(module: nn.Module, inputs: tuple[Any, ...], fn: Callable[[Tensor], Tensor],
+def pipeline_forward(module: nn.Module, inputs: tuple[Any, ...], fn: Callable[..., Any],
                      *, return_curves: bool = False) -> Any:
     """Run ``fn`` (the module on a float RGB batch) on the images of a pipeline sample; see the module docstring."""
     if not inputs:

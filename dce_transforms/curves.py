@@ -8,7 +8,6 @@ The authors' released code writes ``x + r·(x² − x)``, which is the same curv
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from .errors import ConfigError, ImageShapeError

@@ -39,18 +39,20 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from ._cli import EXIT_INTERRUPTED, check_writable_dir, describe_os_error, parse_args, usage_error
-from .errors import DCEError
+from ._cli import EXIT_INTERRUPTED, HelpFormatter, check_writable_dir, describe_os_error, parse_args, usage_error
+from .errors import DCEError, UsageError
 
 __all__ = ["DatasetSpec", "UsageError", "image_seed", "label_path", "load_data_yaml", "main", "plan", "read_yaml"]
 
@@ -59,10 +61,6 @@ _SPLITS = ("train", "val", "test", "minival")
 _YAML_NAMES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
 #: Settings of a run in progress, in the output folder; removed when the run completes.
 PARTIAL_FILE = ".dce-darken-partial.json"
-
-
-class UsageError(DCEError, ValueError):
-    """The command line or the dataset description cannot be used (message says how to fix it)."""
 
 
 # -- YAML ---------------------------------------------------------------------------------------------
@@ -328,7 +326,7 @@ def plan(spec: DatasetSpec, out: Path) -> tuple[dict[str, list[Any]], list[_Item
     split_out: dict[str, list[Any]] = {}
     items: dict[Path, _Item] = {}
     for split, entries in spec.splits.items():
-        new_entries = []
+        new_entries: list[Path | tuple[Path, list[Path]]] = []
         for entry in entries:
             if not _inside(entry, spec.root):
                 raise UsageError(
@@ -443,26 +441,36 @@ def _write_yaml(path: Path, out_root: Path, split_out: dict[str, list[Any]], nam
 
 # -- command line -------------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
+    from .io import DEFAULT_MAX_PIXELS  # noqa: PLC0415
+
     p = argparse.ArgumentParser(
         prog=_PROG,
         description="Write a low-light copy of a YOLO-format dataset (images darkened, labels copied, new data YAML).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("source", help="data YAML, or a dataset folder (with a data YAML or images/<split>/ labels/<split>/)")
-    p.add_argument("-o", "--output", required=True, help="output folder (outside the dataset)")
-    p.add_argument("--seed", type=int, default=0, help="run seed; each image's seed derives from it and its path")
-    p.add_argument("--exposure", type=float, nargs=2, metavar=("LOW", "HIGH"), default=(0.05, 0.3))
-    p.add_argument("--gamma", type=float, nargs=2, metavar=("LOW", "HIGH"), default=(1.5, 3.0))
-    p.add_argument("--shot-noise", type=float, nargs=2, metavar=("LOW", "HIGH"), default=(0.0, 0.02))
-    p.add_argument("--read-noise", type=float, nargs=2, metavar=("LOW", "HIGH"), default=(0.0, 0.01))
-    p.add_argument("--color-shift", type=float, default=0.1, help="largest relative per-channel gain change")
-    p.add_argument("--jpeg-quality", type=int, default=95, help="quality of JPEG outputs (0-100)")
-    p.add_argument("--yaml-name", default="data.yaml", help="name of the new data YAML in the output folder")
-    p.add_argument("--workers", type=int, default=1, help="images processed in parallel (threads)")
-    p.add_argument("--exist-ok", action="store_true", help="allow a non-empty output folder (files are replaced)")
+    p.add_argument("-o", "--output", required=True, help="output folder, outside the dataset (required)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="run seed; each image's seed derives from it and its path (default %(default)s)")
+    p.add_argument("--exposure", type=float, nargs=2, metavar=("LOW", "HIGH"), default=(0.05, 0.3),
+                   help="range of the multiplicative exposure, > 0; below 1 darkens (default %(default)s)")
+    p.add_argument("--gamma", type=float, nargs=2, metavar=("LOW", "HIGH"), default=(1.5, 3.0),
+                   help="range of the exponent that linearises the display-encoded input, > 0 (default %(default)s)")
+    p.add_argument("--shot-noise", type=float, nargs=2, metavar=("LOW", "HIGH"), default=(0.0, 0.02),
+                   help="range of the shot-noise variance per unit of signal, >= 0 (default %(default)s)")
+    p.add_argument("--read-noise", type=float, nargs=2, metavar=("LOW", "HIGH"), default=(0.0, 0.01),
+                   help="range of the read-noise standard deviation, >= 0 (default %(default)s)")
+    p.add_argument("--color-shift", type=float, default=0.1,
+                   help="largest relative per-channel gain change (default %(default)s)")
+    p.add_argument("--jpeg-quality", type=int, default=95, help="quality of JPEG outputs, 0-100 (default %(default)s)")
+    p.add_argument("--yaml-name", default="data.yaml",
+                   help="name of the new data YAML in the output folder (default %(default)s)")
+    p.add_argument("--workers", type=int, default=1, help="images processed in parallel, threads (default %(default)s)")
+    p.add_argument("--exist-ok", action="store_true",
+                   help="allow a non-empty output folder, whose files are replaced (default: refuse)")
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",
-                   help="skip images declaring more than N pixels, before decoding them (default: the library's limit)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+                   help=f"skip images declaring more than N pixels, before decoding them (default {DEFAULT_MAX_PIXELS:,})")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (default: a progress bar)")
     return p
 
 
@@ -577,10 +585,10 @@ def _main(argv: Sequence[str] | None) -> int:
     pool = ThreadPoolExecutor(max_workers=args.workers)
     try:
         results = pool.map(process, items)
-        for item, err in tqdm(zip(items, results), total=len(items), desc=_PROG, disable=args.quiet, unit="img"):
-            if err is not None:
-                failed.append((item.src, err))
-                print(f"{_PROG}: failed: {item.src}: {err}", file=sys.stderr)
+        for item, problem in tqdm(zip(items, results), total=len(items), desc=_PROG, disable=args.quiet, unit="img"):
+            if problem is not None:
+                failed.append((item.src, problem))
+                print(f"{_PROG}: failed: {item.src}: {problem}", file=sys.stderr)
     except KeyboardInterrupt:
         pool.shutdown(wait=True, cancel_futures=True)  # images in progress finish (atomically); the rest are dropped
         raise
@@ -625,10 +633,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except OSError as err:
         print(f"{_PROG}: failed: {yaml_path}: {describe_os_error(err, yaml_path)}", file=sys.stderr)
         return 1
-    try:
+    with contextlib.suppress(OSError):
         partial.unlink()
-    except OSError:
-        pass
     done = len(items) - sum(1 for f, _ in failed if f.suffix != ".txt")
     print(
         f"{_PROG}: {done}/{len(items)} images darkened, {len(label_files)} label files copied, "

@@ -39,16 +39,24 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._cli import check_writable_dir, describe_os_error, interruptible, is_disk_full, parse_args, usage_error
-from .errors import DCEError
+from ._cli import (
+    HelpFormatter,
+    check_writable_dir,
+    describe_os_error,
+    interruptible,
+    is_disk_full,
+    parse_args,
+    usage_error,
+)
+from .errors import DCEError, UsageError
 from .fast import PRECISIONS, optimize
 from .io import (
     DEFAULT_MAX_PIXELS,
@@ -62,7 +70,7 @@ from .io import (
     tensor_to_image,
     write_image,
 )
-from .models import ZeroDCE, ZeroDCEPP
+from .registry import get_model, list_models, model_class
 
 __all__ = [
     "AUTO_CURVE_MAX_SIDE",
@@ -82,7 +90,8 @@ __all__ = [
 #: and on a copy down-scaled to it above (then applied at full resolution).
 AUTO_CURVE_MAX_SIDE = 1024
 
-MODELS: dict[str, type[nn.Module]] = {"zero-dce": ZeroDCE, "zero-dce++": ZeroDCEPP}
+#: The registry's models by ``--model`` name (:func:`dce_transforms.list_models`).
+MODELS: dict[str, type[nn.Module]] = {name: model_class(name) for name in list_models()}
 
 #: Containers that accept the mp4v codec; other video inputs are written as .mp4.
 _VIDEO_OUT_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".m4v"})
@@ -90,10 +99,6 @@ _PROG = "dce-enhance"
 #: Hidden file in the output folder listing what earlier runs wrote there (one relative path a line),
 #: so that a later run into the same folder (e.g. with another --suffix) does not take them as inputs.
 OUTPUTS_LIST = ".dce-enhance-outputs"
-
-
-class UsageError(DCEError, ValueError):
-    """The command line asks for something that cannot be done (exit status 2)."""
 
 
 @dataclass(frozen=True)
@@ -271,12 +276,12 @@ def build_model(name: str, *, weights: str | None = "default", scale_factor: flo
     """
     if name not in MODELS:
         raise UsageError(f"--model must be one of {sorted(MODELS)}, got {name!r}.")
-    kwargs: dict = {"weights": weights, "curve_max_side": curve_max_side, "validate": False}
+    kwargs: dict = {"curve_max_side": curve_max_side, "validate": False}
     if scale_factor is not None:
         if name != "zero-dce++":
             raise UsageError("--scale-factor applies to --model zero-dce++ only.")
         kwargs["scale_factor"] = scale_factor
-    return MODELS[name](**kwargs).eval()
+    return get_model(name, weights=weights, **kwargs).eval()
 
 
 def enhance_tensor(model: nn.Module, x: Tensor, *, device: torch.device, half: bool = False) -> Tensor:
@@ -379,7 +384,7 @@ def enhance_video_file(model: nn.Module, job: Job, *, device: torch.device, half
     try:
         with atomic_path(job.dst) as tmp:
             while True:
-                frames = []
+                frames: list[np.ndarray] = []
                 while len(frames) < batch_size:
                     ok, frame = cap.read()
                     if not ok:
@@ -423,7 +428,7 @@ def enhance_video_file(model: nn.Module, job: Job, *, device: torch.device, half
 
 # -- command line -----------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=_PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog=_PROG, description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image files, video files or folders (searched recursively)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (created if missing)")

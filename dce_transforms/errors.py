@@ -12,9 +12,11 @@ __all__ = [
     "ImageDTypeError",
     "ImageShapeError",
     "ImageValueError",
+    "DeviceError",
     "WeightsError",
     "ChecksumError",
     "ConfigError",
+    "UsageError",
 ]
 
 
@@ -28,6 +30,14 @@ class ImageDTypeError(DCEError, TypeError):
 
 class ImageShapeError(DCEError, ValueError):
     """The image tensor has the wrong number of dimensions or channels, or is empty."""
+
+
+class DeviceError(ImageShapeError):
+    """The image and the model are on different devices (e.g. a CUDA image, a CPU model).
+
+    A :class:`ImageShapeError` too, which this mismatch raised before it had its own class, so
+    existing ``except ImageShapeError`` clauses still catch it.
+    """
 
 
 class ImageValueError(DCEError, ValueError):
@@ -44,3 +54,8 @@ class ChecksumError(WeightsError):
 
 class ConfigError(DCEError, ValueError):
     """An option has a value the operation cannot use (e.g. ``iterations=0``, a misspelt ``form``)."""
+
+
+class UsageError(DCEError, ValueError):
+    """A command-line tool was asked for something it cannot do (a bad option, a missing input, an
+    unusable dataset description); the tools print the message and exit with status 2."""

@@ -41,20 +41,21 @@ import math
 import sys
 import warnings
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import metrics
-from ._cli import check_output_file, describe_os_error, interruptible, parse_args
+from ._cli import HelpFormatter, check_output_file, describe_os_error, interruptible, parse_args
 from .enhance import AUTO_CURVE_MAX_SIDE, UsageError, _parse_curve_max_side, build_model, resolve_device
 from .errors import DCEError
 from .io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, atomic_path, image_to_tensor, list_images, read_image
-from .models import ZeroDCE, ZeroDCEPP
+from .registry import model_class
 
 __all__ = ["Method", "EvalResult", "parse_official", "simulation_seed", "find_reference", "evaluate",
            "format_table", "main"]
@@ -299,7 +300,7 @@ def _jsonable(v):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=_PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog=_PROG, description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("input_dir", metavar="INPUT_DIR", help="folder of images (searched recursively)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--reference", metavar="REF_DIR",
@@ -340,7 +341,7 @@ def _build_methods(args: argparse.Namespace, device: torch.device) -> list[Metho
     if not args.no_ours:
         for w in args.weights or ["default"]:
             if w == "default":
-                shipped = {"zero-dce": ZeroDCE, "zero-dce++": ZeroDCEPP}[args.model].default_weights
+                shipped = model_class(args.model).default_weights
                 label = "shipped" if shipped else "random init: no shipped weights yet"
             else:
                 label = Path(w).name if Path(w).suffix else w
@@ -354,11 +355,9 @@ def _build_methods(args: argparse.Namespace, device: torch.device) -> list[Metho
                                          {"kind": "ours", "model": args.model, "weights": w}))
     for spec in args.official:
         name, path = parse_official(spec)
-        if name == "zero-dce++":
-            model = ZeroDCEPP.from_official(path, scale_factor=args.scale_factor or 1.0,
-                                            curve_max_side=args.curve_max_side, validate=False)
-        else:
-            model = ZeroDCE.from_official(path, curve_max_side=args.curve_max_side, validate=False)
+        cls: Any = model_class(name)  # ZeroDCE or ZeroDCEPP, both with from_official
+        extra = {"scale_factor": args.scale_factor or 1.0} if name == "zero-dce++" else {}
+        model = cls.from_official(path, curve_max_side=args.curve_max_side, validate=False, **extra)
         methods.append(_model_method(f"{name} (official)", model, device,
                                      {"kind": "official", "model": name, "weights": str(path)}))
     names = [m.name for m in methods]

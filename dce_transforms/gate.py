@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -106,7 +107,8 @@ class ExposureGate(nn.Module):
     def __init__(self, config: GateConfig | None = None, **overrides: float | bool) -> None:
         super().__init__()
         base = config if config is not None else GateConfig()
-        self.config = GateConfig(**{**base.as_dict(), **overrides}) if overrides else base
+        fields: dict[str, Any] = {**base.as_dict(), **overrides}
+        self.config = GateConfig(**fields) if overrides else base
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         c = self.config

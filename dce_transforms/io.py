@@ -6,13 +6,14 @@ OpenCV (and Pillow, for image headers and EXIF) are imported when first needed, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -280,10 +281,8 @@ class atomic_path:
         for f in candidates:
             m = pattern.match(f.name)
             if m and not _pid_alive(int(m.group(1))):
-                try:
+                with contextlib.suppress(OSError):
                     f.unlink()
-                except OSError:
-                    pass
 
     def __enter__(self) -> Path:
         self.target.parent.mkdir(parents=True, exist_ok=True)

@@ -133,7 +133,7 @@ def spatial_consistency_loss(
             n = ye.shape[dim]
             if n < 2:
                 continue
-            a, b = (lambda t: t.narrow(dim, 1, n - 1)), (lambda t: t.narrow(dim, 0, n - 1))
+            a, b = (lambda t, d=dim, m=n: t.narrow(d, 1, m - 1)), (lambda t, d=dim, m=n: t.narrow(d, 0, m - 1))
             diff = ((a(ye) - b(ye)).abs() - (a(yo) - b(yo)).abs()) ** 2
             # each interior pair appears twice in the sum over regions and their 4 neighbours
             total = total + 2 * (a(weight) * b(weight) * diff).sum()

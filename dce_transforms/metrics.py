@@ -18,6 +18,8 @@ one value per image, shape ``(B,)``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -102,7 +104,7 @@ def loss_terms(enhanced: Tensor, original: Tensor, alpha: Tensor | None = None) 
         alpha = e.new_zeros(e.shape[0], 3, *e.shape[-2:])
     elif alpha.ndim == 3:
         alpha = alpha.unsqueeze(0)
-    unit = dict(spa_weight=1.0, exp_weight=1.0, col_weight=1.0, tv_weight=1.0)
+    unit: dict[str, Any] = dict(spa_weight=1.0, exp_weight=1.0, col_weight=1.0, tv_weight=1.0)
     rows: list[dict[str, Tensor]] = []
     with torch.no_grad():
         for i in range(e.shape[0]):

@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Union
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -27,15 +28,15 @@ from . import _pipeline
 from ._checks import check_image, is_tracing
 from ._weights import WeightsEntry, load_state_dict
 from .curves import apply_curves
-from .errors import ConfigError, ImageShapeError, WeightsError
+from .errors import ConfigError, DeviceError, WeightsError
 from .gate import ExposureGate, GateConfig
 
 __all__ = ["ZeroDCE", "ZeroDCEPP", "WeightsArg", "GateArg", "OFFICIAL_SHA256"]
 
-WeightsArg = Union[str, os.PathLike, WeightsEntry, None]
+WeightsArg = str | os.PathLike | WeightsEntry | None
 #: ``"auto"`` (the gate registered with the weights, if any), ``None``/``False`` (off), ``True`` (the
 #: class's validated gate), a :class:`GateConfig`, a dict of its fields, or an :class:`ExposureGate`.
-GateArg = Union[str, bool, GateConfig, dict, ExposureGate, None]
+GateArg = str | bool | GateConfig | dict | ExposureGate | None
 
 #: sha256 of the authors' released checkpoints (CC BY-NC 4.0, never shipped here), checked by ``from_official``.
 OFFICIAL_SHA256 = {
@@ -121,13 +122,14 @@ class _CurveEstimator(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.normal_(m.weight, 0.0, 0.02)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def _last_conv(self) -> nn.Conv2d:
         last = self.conv7
         return last.pointwise if isinstance(last, _SeparableConv) else last  # type: ignore[return-value]
 
-    def reset_to_identity(self) -> "_CurveEstimator":
+    def reset_to_identity(self) -> _CurveEstimator:
         """Zero the last layer so that ``α = 0`` everywhere and the model is the identity.
 
         Gradients still reach the last layer, so training moves away from the identity; use it to
@@ -136,11 +138,12 @@ class _CurveEstimator(nn.Module):
         last = self._last_conv()
         with torch.no_grad():
             last.weight.zero_()
-            last.bias.zero_()
+            if last.bias is not None:
+                last.bias.zero_()
         return self
 
     # -- exposure gate -----------------------------------------------------------------------
-    def set_exposure_gate(self, gate: GateArg) -> "_CurveEstimator":
+    def set_exposure_gate(self, gate: GateArg) -> _CurveEstimator:
         """Switch the exposure gate (:mod:`dce_transforms.gate`) on, off or to other thresholds.
 
         ``True`` uses the class's validated thresholds, ``None``/``False`` the published behaviour.
@@ -289,7 +292,7 @@ class _CurveEstimator(nn.Module):
         x4, unbatched = check_image(x, check_values=self.validate)
         p = next(self.parameters())
         if p.device != x4.device:
-            raise ImageShapeError(
+            raise DeviceError(
                 f"the image is on {x4.device} but the model is on {p.device}: move one, e.g. `model.to(x.device)`."
             )
         if not return_curves and self._bounded(x4):
@@ -432,7 +435,7 @@ class ZeroDCE(_CurveEstimator):
         self._resolve_gate(exposure_gate, self._load_weights(weights))
 
     @classmethod
-    def from_official(cls, path: str | os.PathLike, *, sha256: str | None = "auto", **kwargs) -> "ZeroDCE":
+    def from_official(cls, path: str | os.PathLike, *, sha256: str | None = "auto", **kwargs) -> ZeroDCE:
         """Load the authors' released Zero-DCE checkpoint (``Epoch99.pth``).
 
         The authors' licence (CC BY-NC 4.0) forbids commercial use: this loader exists for
@@ -531,7 +534,7 @@ class ZeroDCEPP(_CurveEstimator):
     @classmethod
     def from_official(
         cls, path: str | os.PathLike, *, scale_factor: float = 1.0, sha256: str | None = "auto", **kwargs
-    ) -> "ZeroDCEPP":
+    ) -> ZeroDCEPP:
         """Load the authors' released Zero-DCE++ checkpoint (``Epoch99.pth``).
 
         Non-commercial licence (CC BY-NC 4.0): for comparison only, never shipped or a default.

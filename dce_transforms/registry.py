@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .errors import ConfigError
@@ -66,7 +67,8 @@ def get_model(name: str, *, weights: WeightsArg = "default", **kwargs: Any) -> _
     cls = model_class(name)
     if isinstance(weights, str) and weights.upper() == "DEFAULT":
         weights = "default"
+    ctor: Callable[..., _CurveEstimator] = cls  # the public subclasses take ``weights``; the base does not
     try:
-        return cls(weights=weights, **kwargs)
+        return ctor(weights=weights, **kwargs)
     except TypeError as exc:
         raise ConfigError(f"{cls.__name__} does not take these arguments ({exc}); see help({cls.__name__}).") from exc

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
 
 import torch
 from torch import Tensor
@@ -38,8 +37,8 @@ __all__ = [
     "simulate_low_light",
 ]
 
-ParamArg = Union[float, Tensor]
-RangeArg = Union[float, tuple[float, float]]
+ParamArg = float | Tensor
+RangeArg = float | tuple[float, float]
 
 
 class LowLightParamError(ConfigError):

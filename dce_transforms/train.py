@@ -31,9 +31,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,13 +43,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from ._cli import EXIT_INTERRUPTED, check_writable_dir, describe_os_error, finite_range, parse_args
+from ._cli import EXIT_INTERRUPTED, HelpFormatter, check_writable_dir, describe_os_error, finite_range, parse_args
 from ._weights import save_state_dict
 from .curves import apply_curves
 from .errors import ConfigError, DCEError, WeightsError
 from .io import DEFAULT_MAX_PIXELS, ImageReadError, atomic_path, image_to_tensor, list_images, read_image
 from .losses import ZeroReferenceLoss
-from .models import ZeroDCE, ZeroDCEPP
+from .models import _CurveEstimator
+from .registry import get_model, list_models
 
 __all__ = ["TrainConfig", "TrainingInterrupted", "ImageFolderDataset", "build_model", "check_config", "default_tv_weight",
            "scale_consistency_loss", "train", "main"]
@@ -56,7 +58,8 @@ __all__ = ["TrainConfig", "TrainingInterrupted", "ImageFolderDataset", "build_mo
 #: Files of a finished or running training run; an --out holding one is not reused without --resume or --overwrite.
 RUN_FILES = ("final.safetensors", "last.pt", "log.csv")
 
-MODELS = {"zero-dce": ZeroDCE, "zero-dce++": ZeroDCEPP}
+#: ``--model`` names (:func:`dce_transforms.list_models`).
+MODELS = list_models()
 
 # The authors' illumination-smoothness weight and the square input size it was tuned for.
 AUTHORS_TV = {"zero-dce": (200.0, 256), "zero-dce++": (1600.0, 512)}
@@ -251,7 +254,7 @@ class _StopFlag:
 
     def __init__(self) -> None:
         self.requested = False
-        self._old = None
+        self._old: Any = None
 
     def __enter__(self) -> _StopFlag:  # noqa: PYI034
         if threading.current_thread() is threading.main_thread():
@@ -326,12 +329,12 @@ class ImageFolderDataset(Dataset):
         return x.clamp_(0, 1)
 
 
-def build_model(cfg: TrainConfig) -> nn.Module:
+def build_model(cfg: TrainConfig) -> _CurveEstimator:
     """A freshly initialised (or ``--init-weights``) model for ``cfg.model``."""
     if cfg.model not in MODELS:
         raise ConfigError(f"--model must be one of {sorted(MODELS)}, got {cfg.model!r}.")
     kwargs = {"scale_factor": cfg.scale_factor} if cfg.model == "zero-dce++" else {}
-    return MODELS[cfg.model](weights=cfg.init_weights, validate=False, **kwargs)
+    return get_model(cfg.model, weights=cfg.init_weights, validate=False, **kwargs)
 
 
 def _seed_all(seed: int) -> None:
@@ -429,7 +432,9 @@ def train(cfg: TrainConfig) -> Path:
                                  max_pixels=max_pixels)
     if main_proc:
         print(f"dce-train: {len(dataset)} training images ({len(exclude)} names excluded)", file=sys.stderr)
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, seed=cfg.seed) if distributed else None
+    sampler: DistributedSampler | None = (
+        DistributedSampler(dataset, num_replicas=world, rank=rank, seed=cfg.seed) if distributed else None
+    )
     loader = DataLoader(
         dataset, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, num_workers=cfg.workers,
         drop_last=len(dataset) >= cfg.batch_size * world, worker_init_fn=_worker_init,
@@ -479,7 +484,7 @@ def train(cfg: TrainConfig) -> Path:
     tb = None
     if main_proc:
         new = not (cfg.resume and log_path.exists())
-        log_file = open(log_path, "a" if not new else "w", newline="")
+        log_file = open(log_path, "a" if not new else "w", newline="")  # noqa: SIM115 - closed in the finally below
         writer = csv.DictWriter(log_file, fieldnames=fields)
         if new:
             writer.writeheader()
@@ -620,42 +625,59 @@ def train(cfg: TrainConfig) -> Path:
 
 def _parser() -> argparse.ArgumentParser:
     d = TrainConfig(data=[])
-    p = argparse.ArgumentParser(prog="dce-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="dce-train", description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("data", nargs="+", help="folders (searched recursively) or files of training images")
     p.add_argument("--out", default=d.out, help="output folder for checkpoints and logs (default %(default)s)")
-    p.add_argument("--model", choices=sorted(MODELS), default=d.model)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="per process")
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--grad-clip", type=float, default=d.grad_clip)
-    p.add_argument("--crop", type=int, default=d.crop, help="training resolution (square)")
-    p.add_argument("--min-scale", type=float, default=d.min_scale, help="smallest random crop, as a fraction of the short side")
-    p.add_argument("--workers", type=int, default=d.workers)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--save-every", type=int, default=d.save_every, help="write last.pt every N steps (0: only at the end)")
-    p.add_argument("--log-every", type=int, default=d.log_every)
-    p.add_argument("--resume", default=None,
-                   help="continue from a last.pt checkpoint (Ctrl-C saves one: the message names it)")
-    p.add_argument("--exclude-list", default=None, help="text file of file names (or paths) to leave out, one a line")
-    p.add_argument("--init-weights", default=None, help="start from these weights (safetensors or name)")
-    p.add_argument("--val", default=None, help="validation folder scored after each epoch")
-    p.add_argument("--device", default=d.device)
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision (default: on CUDA)")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=d.channels_last)
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d.compile)
-    p.add_argument("--scale-factor", type=float, default=d.scale_factor, help="zero-dce++ curve estimation scale")
+    p.add_argument("--model", choices=sorted(MODELS), default=d.model, help="model to train (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training images (default %(default)s)")
+    p.add_argument("--max-steps", type=int, default=None, metavar="N",
+                   help="stop after N optimiser steps (default %(default)s: run every epoch)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="images per step and process (default %(default)s)")
+    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (default %(default)s)")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="Adam weight decay (default %(default)s)")
+    p.add_argument("--grad-clip", type=float, default=d.grad_clip,
+                   help="clip the gradient norm to this value, inf: no clipping (default %(default)s)")
+    p.add_argument("--crop", type=int, default=d.crop, help="training resolution, square, in px (default %(default)s)")
+    p.add_argument("--min-scale", type=float, default=d.min_scale,
+                   help="smallest random crop, as a fraction of the short side (default %(default)s)")
+    p.add_argument("--workers", type=int, default=d.workers, help="DataLoader worker processes (default %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of initialisation, crops and order (default %(default)s)")
+    p.add_argument("--save-every", type=int, default=d.save_every, metavar="N",
+                   help="write last.pt every N steps, 0: only at the end (default %(default)s)")
+    p.add_argument("--log-every", type=int, default=d.log_every, metavar="N",
+                   help="write a log.csv row every N steps (default %(default)s)")
+    p.add_argument("--resume", default=None, metavar="LAST.pt",
+                   help="continue from a last.pt checkpoint; Ctrl-C saves one and the message names it "
+                        "(default %(default)s: a new run)")
+    p.add_argument("--exclude-list", default=None, metavar="FILE",
+                   help="text file of file names (or paths) to leave out, one a line (default %(default)s)")
+    p.add_argument("--init-weights", default=None, metavar="WEIGHTS",
+                   help="start from these weights, a safetensors file or a registered name "
+                        "(default %(default)s: random initialisation)")
+    p.add_argument("--val", default=None, metavar="FOLDER",
+                   help="validation folder scored after each epoch (default %(default)s: no validation)")
+    p.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N (default %(default)s)")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision (default %(default)s: on with CUDA, off on the CPU)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=d.channels_last,
+                   help="channels-last memory format (default %(default)s)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d.compile,
+                   help="torch.compile the model (default %(default)s)")
+    p.add_argument("--scale-factor", type=float, default=d.scale_factor,
+                   help="zero-dce++ curve estimation scale (default %(default)s)")
     p.add_argument("--tv-weight", type=float, default=None,
-                   help="default: the authors' 200 at 256 px (zero-dce) or 1600 at 512 px (zero-dce++), scaled by "
-                        "(crop / that size)^2, which keeps their smoothness at any --crop")
-    p.add_argument("--loss-form", choices=["authors", "paper"], default=d.loss_form)
+                   help="illumination-smoothness weight (default %(default)s: the authors' 200 at 256 px (zero-dce) "
+                        "or 1600 at 512 px (zero-dce++), scaled by (crop / that size)^2, which keeps their "
+                        "smoothness at any --crop)")
+    p.add_argument("--loss-form", choices=["authors", "paper"], default=d.loss_form,
+                   help="zero-reference loss as in the authors' code or as in the paper (default %(default)s)")
     p.add_argument("--scale-consistency", type=float, default=d.scale_consistency,
-                   help="weight of the bounded-vs-full-resolution agreement term (0: off); makes curve_max_side "
-                        "outputs closer to full-resolution ones")
+                   help="weight of the bounded-vs-full-resolution agreement term, 0: off; makes curve_max_side "
+                        "outputs closer to full-resolution ones (default %(default)s)")
     p.add_argument("--consistency-scales", type=float, nargs=2, default=d.consistency_scales, metavar=("MIN", "MAX"),
                    help="down-scale factors drawn log-uniformly for that term (default %(default)s)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar (default: a progress bar)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out (default: refuse, so that no earlier run is lost)")
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",

@@ -26,14 +26,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Any, Callable, ClassVar, Union
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .errors import ConfigError, ImageDTypeError, ImageShapeError
-from .models import WeightsArg, ZeroDCE, ZeroDCEPP
+from .models import WeightsArg
+from .registry import model_class
 from .simulate import darken, sample_params
 
 __all__ = [
@@ -52,7 +54,6 @@ __all__ = [
 ADAPTERS: dict[str, type] = {}
 
 _LUMA = (0.299, 0.587, 0.114)
-_MODELS = {"zerodce": ZeroDCE, "zerodce++": ZeroDCEPP, "zerodcepp": ZeroDCEPP}
 
 
 class PipelineAdapter:
@@ -93,10 +94,12 @@ def build_model(model_name: str = "zero-dce", *, weights: WeightsArg = "default"
         'ZeroDCEPP'
     """
     key = str(model_name).lower().replace("-", "").replace("_", "").replace(" ", "")
-    cls = _MODELS.get(key)
-    if cls is None:
-        raise ConfigError(f"unknown model_name {model_name!r}: use 'zero-dce' or 'zero-dce++'.")
-    return cls(weights=weights, **model_kwargs).eval()
+    try:  # the registry knows "zerodce" and "zerodcepp"; this spelling-tolerant name also drops "-", "_", " "
+        cls = model_class("zerodcepp" if key == "zerodce++" else key)
+    except ConfigError:
+        raise ConfigError(f"unknown model_name {model_name!r}: use 'zero-dce' or 'zero-dce++'.") from None
+    ctor: Callable[..., nn.Module] = cls  # the public classes take ``weights``
+    return ctor(weights=weights, **model_kwargs).eval()
 
 
 # -- image type handling ---------------------------------------------------------------------------------------

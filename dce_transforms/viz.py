@@ -10,7 +10,7 @@ Images may be given as NumPy ``HWC`` arrays (uint8, uint16, or float in [0, 1]; 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -204,7 +204,7 @@ def _colorbar(height: int, width: int, vmin: float, vmax: float, colormap: int) 
     panel[:, :12] = bar
     scale = 0.35
     for frac, val in ((0.0, vmax), (0.5, (vmin + vmax) / 2), (1.0, vmin)):
-        y = int(round(frac * (height - 1)))
+        y = round(frac * (height - 1))
         y_text = min(max(y + 4, 10), height - 2)
         cv2.putText(panel, f"{val:g}", (14, y_text), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
     return panel
@@ -340,7 +340,7 @@ def curve_plot(
 
     font = cv2.FONT_HERSHEY_SIMPLEX
     for t in np.linspace(0, 1, 5):
-        px, py = int(round(x0 + t * size)), int(round(y0 - t * size))
+        px, py = round(x0 + t * size), round(y0 - t * size)
         cv2.line(canvas, (px, margin_t), (px, y0), (235, 235, 235), 1)
         cv2.line(canvas, (x0, py), (x0 + size, py), (235, 235, 235), 1)
         cv2.putText(canvas, f"{t:g}", (px - 8, y0 + 14), font, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
@@ -396,7 +396,7 @@ def sample_curve_points(
     flat = alpha.detach().float().flatten(1).cpu()
     values, names = [], []
     for q in quantiles:
-        idx = order[min(len(order) - 1, max(0, int(round(q * (len(order) - 1)))))]
+        idx = order[min(len(order) - 1, max(0, round(q * (len(order) - 1))))]
         values.append(flat[:, idx].numpy())
         names.append(f"q{q:g} (in {float(lum[idx]):.2f})")
     return np.stack(values), names

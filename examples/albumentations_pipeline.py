@@ -21,18 +21,9 @@ import cv2
 import numpy as np
 import torch
 
-from dce_transforms import ZeroDCE
 from dce_transforms.integrations.albumentations import AlbumentationsEnhance, AlbumentationsRandomLowLight
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-def weights_or_note() -> str | None:
-    """The shipped weights, or None (random init) with a printed note while none are shipped."""
-    if ZeroDCE.default_weights is None:
-        print("note: no shipped weights yet; using a randomly initialised ZeroDCE (weights=None).")
-        return None
-    return "default"
 
 
 class Coco8(torch.utils.data.Dataset):
@@ -64,7 +55,7 @@ def main(argv: list[str]) -> None:
     pipe = A.Compose(
         [
             AlbumentationsRandomLowLight(exposure=(0.1, 0.3), bgr=True, p=1.0),
-            AlbumentationsEnhance(weights=weights_or_note(), strength=(0.7, 1.0), bgr=True),
+            AlbumentationsEnhance(weights="default", strength=(0.7, 1.0), bgr=True),
             A.HorizontalFlip(p=0.5),
         ],
         bbox_params=A.BboxParams(format="yolo", label_fields=["class_labels"]),

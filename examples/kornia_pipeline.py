@@ -21,19 +21,11 @@ import torch.nn.functional as F
 from torchvision.io import read_image
 from torchvision.utils import save_image
 
-from dce_transforms import ZeroDCE, ZeroReferenceLoss
+from dce_transforms import ZeroReferenceLoss, get_model
 from dce_transforms.integrations.kornia import KorniaEnhance, KorniaRandomLowLight
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SIZE = 256
-
-
-def weights_or_note() -> str | None:
-    """The shipped weights, or None (random init) with a printed note while none are shipped."""
-    if ZeroDCE.default_weights is None:
-        print("note: no shipped weights yet; using a randomly initialised ZeroDCE (weights=None).")
-        return None
-    return "default"
 
 
 def load_batch(coco8: Path) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,7 +44,7 @@ def main(argv: list[str]) -> None:
     out = Path(argv[1]) if len(argv) > 1 else Path(tempfile.mkdtemp(prefix="dce_kornia_"))
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    model = ZeroDCE(weights=weights_or_note())
+    model = get_model("zero-dce")  # the shipped default weights
     enhance = KorniaEnhance(model)
     pipe = K.AugmentationSequential(
         KorniaRandomLowLight(seed=0),
@@ -62,7 +54,7 @@ def main(argv: list[str]) -> None:
     )
     x, boxes = load_batch(coco8)
     masks = (torch.rand(x.shape[0], 1, SIZE, SIZE) > 0.5).float()
-    y, y_boxes, y_masks = pipe(x, boxes, masks)
+    y, y_boxes, _y_masks = pipe(x, boxes, masks)
     print(f"batch {tuple(x.shape)}: mean {x.mean():.3f} -> {y.mean():.3f}; first box "
           f"{[round(v, 1) for v in boxes[0, 0].tolist()]} -> {[round(v, 1) for v in y_boxes[0, 0].tolist()]}")
     save_image(y, out / "kornia_batch.png", nrow=x.shape[0])

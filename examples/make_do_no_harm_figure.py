@@ -22,7 +22,7 @@ from dce_transforms.io import image_to_tensor, read_image
 from dce_transforms.viz import image_grid, to_uint8
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_readme_figure import write_jpeg  # noqa: E402
+from make_readme_figure import write_jpeg
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "figures" / "do_no_harm.jpg"

@@ -34,7 +34,7 @@ DEFAULT_IMAGES = ["06.jpg", "17.jpg", "26.jpg"]
 MAX_BYTES = 400 * 1024
 
 
-def build_figure(model: torch.nn.Module, files: list[Path], *, cell_height: int = 220) -> "cv2.typing.MatLike":
+def build_figure(model: torch.nn.Module, files: list[Path], *, cell_height: int = 220) -> cv2.typing.MatLike:
     """The figure as an RGB uint8 array: one row per file."""
     rows = []
     for f in files:

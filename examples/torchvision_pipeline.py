@@ -22,19 +22,10 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.utils import save_image
 
-from dce_transforms import ZeroDCE
 from dce_transforms.integrations.torchvision import Enhance, RandomLowLight
 from dce_transforms.transforms import Enhance as CoreEnhance
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-def weights_or_note() -> str | None:
-    """The shipped weights, or None (random init) with a printed note while none are shipped."""
-    if ZeroDCE.default_weights is None:
-        print("note: no shipped weights yet; using a randomly initialised ZeroDCE (weights=None).")
-        return None
-    return "default"
 
 
 def yolo_boxes(label_file: Path, w: int, h: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,7 +40,7 @@ def main(argv: list[str]) -> None:
     coco8 = Path(argv[1]) if len(argv) > 1 else SHARED / "data/detection/coco8"
     out = Path(argv[2]) if len(argv) > 2 else Path(tempfile.mkdtemp(prefix="dce_torchvision_"))
     out.mkdir(parents=True, exist_ok=True)
-    weights = weights_or_note()
+    weights = "default"  # the shipped weights
 
     # 1. v1 Compose on PIL images.
     pipe = T.Compose([CoreEnhance(weights=weights), T.ToTensor()])

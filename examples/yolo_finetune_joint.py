@@ -63,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.enhancer_weights.lower() == "none":
         args.enhancer_weights = None
 
-    from dce_transforms.integrations.ultralytics import enhanced_yolo, train_joint
     from ultralytics import YOLO
 
     from dce_transforms import ZeroDCE, ZeroDCEPP, darken
+    from dce_transforms.integrations.ultralytics import enhanced_yolo, train_joint
 
     work = Path(tempfile.mkdtemp(prefix="dce_joint_"))
     data = args.data or _coco8_yaml(work)

@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import cv2
     import torch
-    from dce_transforms.integrations.ultralytics import EnhancedDetectionModel, enhanced_yolo
     from ultralytics import YOLO
 
+    from dce_transforms.integrations.ultralytics import EnhancedDetectionModel, enhanced_yolo
     from dce_transforms.io import list_images
 
     plain = YOLO(args.model)

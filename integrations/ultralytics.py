@@ -80,6 +80,7 @@ from dce_transforms.curves import apply_curves
 from dce_transforms.errors import ConfigError
 from dce_transforms.losses import zero_reference_loss
 from dce_transforms.models import WeightsArg, ZeroDCE, ZeroDCEPP
+from dce_transforms.registry import get_model
 from dce_transforms.transforms import build_model
 
 __all__ = [
@@ -299,7 +300,7 @@ def _inner_enhancer(module: nn.Module) -> nn.Module:
 
 def default_enhancer() -> nn.Module:
     """The enhancer :func:`enhanced_yolo` builds by default: shipped Zero-DCE++, curves at <= 64 px."""
-    return LowResCurves(ZeroDCEPP(weights="default", validate=False), DEFAULT_CURVE_SIDE)
+    return LowResCurves(get_model("zero-dce++", weights="default", validate=False), DEFAULT_CURVE_SIDE)
 
 
 # -- the models -----------------------------------------------------------------------------------------

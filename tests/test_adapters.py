@@ -10,11 +10,12 @@ where the framework has them, and the transform survives pickling and its framew
 from __future__ import annotations
 
 import importlib
-import json
 import inspect
+import json
 import pickle
 import pkgutil
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 
 import pytest
 
@@ -14,10 +15,11 @@ from dce_transforms.errors import DCEError
 # (update this list and the changelog together).
 PUBLIC = {
     "dce_transforms": {
-        "ApplyCurves", "ChecksumError", "ConfigError", "DCEError", "ImageDTypeError", "ImageShapeError",
-        "ImageValueError", "LECurve", "WeightsEntry", "WeightsError", "ZeroDCE", "ZeroDCEPP", "ZeroReferenceLoss",
-        "__version__", "apply_curves", "curves", "errors", "flush_denormals", "le_curve", "load_state_dict",
-        "losses", "save_state_dict", "zero_reference_loss",
+        "ApplyCurves", "ChecksumError", "ConfigError", "DCEError", "DeviceError", "ImageDTypeError",
+        "ImageShapeError", "ImageValueError", "LECurve", "WeightsEntry", "WeightsError", "ZeroDCE", "ZeroDCEPP",
+        "ZeroReferenceLoss", "__version__", "apply_curves", "curves", "errors", "flush_denormals", "get_model",
+        "le_curve", "list_models", "list_weights", "load_state_dict", "losses", "save_state_dict",
+        "zero_reference_loss",
     },
     "dce_transforms.curves": {"le_curve", "apply_curves", "LECurve", "ApplyCurves"},
     "dce_transforms.losses": {
@@ -26,15 +28,70 @@ PUBLIC = {
         "IlluminationSmoothnessLoss", "ZeroReferenceLoss", "Form",
     },
     "dce_transforms.errors": {
-        "DCEError", "ImageDTypeError", "ImageShapeError", "ImageValueError", "WeightsError", "ChecksumError",
-        "ConfigError",
+        "DCEError", "ImageDTypeError", "ImageShapeError", "ImageValueError", "DeviceError", "WeightsError",
+        "ChecksumError", "ConfigError", "UsageError",
     },
+    "dce_transforms.registry": {"get_model", "list_models", "list_weights", "model_class"},
     "dce_transforms.models": {"ZeroDCE", "ZeroDCEPP", "WeightsArg", "OFFICIAL_SHA256"},
     "dce_transforms.io": {
         "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "ImageReadError", "list_images", "read_image", "write_image",
         "image_to_tensor", "tensor_to_image", "atomic_path",
     },
 }
+
+
+# Public modules (no leading underscore in any part of the name) that hold no API of their own.
+NO_ALL = {"dce_transforms.weights"}  # the shipped .safetensors files
+# The framework each adapter module imports when it is itself imported.
+FRAMEWORK = {"albumentations": "albumentations", "kornia": "kornia", "torchvision": "torchvision",
+             "ultralytics": "ultralytics"}
+
+
+def _public_modules() -> list[str]:
+    """Every importable public module of the package, the integrations included, found on disk."""
+    import dce_transforms.integrations as integrations
+
+    names = []
+    for package in (dce_transforms, integrations):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if not any(part.startswith("_") for part in info.name.split(".")):
+                names.append(info.name)
+    return sorted(names)
+
+
+PUBLIC_MODULES = _public_modules()
+
+
+def _import_public(module_name: str):
+    framework = FRAMEWORK.get(module_name.rsplit(".", 1)[-1]) if ".integrations." in module_name else None
+    if framework is not None:
+        pytest.importorskip(framework, reason=f"{module_name} needs {framework}")
+    return importlib.import_module(module_name)
+
+
+def test_the_module_walk_finds_the_package():
+    expected = {"dce_transforms.curves", "dce_transforms.errors", "dce_transforms.models", "dce_transforms.registry",
+                "dce_transforms.transforms", "dce_transforms.integrations.ultralytics"}
+    assert expected <= set(PUBLIC_MODULES), sorted(expected - set(PUBLIC_MODULES))
+    assert set(PUBLIC) <= set(PUBLIC_MODULES) | {"dce_transforms"}
+
+
+@pytest.mark.parametrize("module_name", [m for m in PUBLIC_MODULES if m not in NO_ALL])
+def test_every_public_module_declares_documented_names(module_name):
+    module = _import_public(module_name)
+    assert inspect.getdoc(module), f"{module_name} has no module docstring"
+    names = getattr(module, "__all__", None)
+    assert isinstance(names, list) and names, f"{module_name} declares no __all__"
+    assert all(isinstance(n, str) for n in names)
+    assert len(names) == len(set(names)), f"{module_name}: duplicate names in __all__"
+    absent = [n for n in names if not hasattr(module, n)]
+    assert not absent, f"{module_name}.__all__ names {absent} that do not exist"
+    undocumented = [  # the object's own docstring: inspect.getdoc would accept a base class's
+        n for n in names
+        if (inspect.isfunction(getattr(module, n)) or inspect.isclass(getattr(module, n)))
+        and not (getattr(module, n).__doc__ or "").strip()
+    ]
+    assert not undocumented, f"{module_name}: no docstring on {undocumented}"
 
 
 @pytest.mark.parametrize("module_name", sorted(PUBLIC))

@@ -564,10 +564,10 @@ def test_from_official_with_the_other_models_file_names_it(shared):
     dce, pp = folder / "zero_dce_epoch99.pth", folder / "zero_dce_pp_epoch99.pth"
     if not (dce.is_file() and pp.is_file()):
         pytest.skip("the authors' checkpoints are not in ../shared/weights/official")
-    with pytest.raises(ChecksumError, match="ZeroDCEPP.from_official") as info:
+    with pytest.raises(ChecksumError, match=r"ZeroDCEPP\.from_official") as info:
         ZeroDCE.from_official(pp)
     assert "reinstall" not in str(info.value).lower()
-    with pytest.raises(ChecksumError, match="ZeroDCE.from_official"):
+    with pytest.raises(ChecksumError, match=r"ZeroDCE\.from_official"):
         ZeroDCEPP.from_official(dce)
 
 

@@ -20,10 +20,11 @@ from dce_transforms import ZeroDCE, ZeroDCEPP
 from dce_transforms import transforms as core
 
 tv = pytest.importorskip("torchvision")
-from dce_transforms.integrations import kornia as K  # noqa: E402
-from dce_transforms.integrations import torchvision as TV  # noqa: E402
 from torchvision import transforms as T  # noqa: E402
 from torchvision import tv_tensors  # noqa: E402
+
+from dce_transforms.integrations import kornia as K  # noqa: E402
+from dce_transforms.integrations import torchvision as TV  # noqa: E402
 
 try:
     from dce_transforms.integrations import albumentations as AL

@@ -76,7 +76,7 @@ def test_folder_outputs_formats_and_failures(tree, tmp_path, weights, capsys):
     assert "bad.png" in err and "could not read" in err
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == sorted(GOOD)
     assert _digest(tree) == before  # inputs untouched
-    assert not [p for p in out.rglob(".*")]  # no temporary files left
+    assert not list(out.rglob(".*"))  # no temporary files left
     # format and bit depth
     assert (out / "b.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
     deep = cv2.imread(str(out / "deep.png"), cv2.IMREAD_UNCHANGED)
@@ -249,7 +249,8 @@ def test_precision_auto_by_default_and_reported(tree, tmp_path, weights, capsys,
 
     monkeypatch.setattr(fast, "cpu_bf16_flags", lambda: ("amx_bf16",))  # as on a CPU with AMX
     out = tmp_path / "auto"
-    assert main([str(tree / "a.png"), str(tree / "b.jpg"), "-o", str(out), "--weights", weights, "--device", "cpu"]) == 0
+    args = [str(tree / "a.png"), str(tree / "b.jpg"), "-o", str(out), "--weights", weights, "--device", "cpu"]
+    assert main(args) == 0
     err = capsys.readouterr().err
     assert "precision bf16 (auto: CPU with native bf16 (amx_bf16))" in err
     assert "images/s" in err and "frames/s" not in err  # no video in this run

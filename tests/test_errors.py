@@ -11,9 +11,11 @@ from dce_transforms.errors import (
     ChecksumError,
     ConfigError,
     DCEError,
+    DeviceError,
     ImageDTypeError,
     ImageShapeError,
     ImageValueError,
+    UsageError,
     WeightsError,
 )
 from dce_transforms.losses import (
@@ -131,8 +133,25 @@ def test_validate_false_skips_value_checks():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device to put image and model apart")
 def test_image_and_model_on_different_devices(model):
-    with _raises(ImageShapeError, ValueError, r"model\.to\(x\.device\)"):
+    with _raises(ImageShapeError, ValueError, r"model\.to\(x\.device\)") as info:
         model(torch.rand(1, 3, 8, 8, device="cuda"))
+    assert type(info.value) is DeviceError
+
+
+@pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
+def test_device_mismatch_is_a_device_error_that_old_callers_still_catch(cls):
+    """A model on the ``meta`` device and a CPU image: no GPU needed to put the two apart."""
+    meta_model = cls(weights=None).to("meta")
+    with _raises(DeviceError, ValueError, r"image is on cpu but the model is on meta.*model\.to\(x\.device\)"):
+        meta_model(torch.rand(1, 3, 8, 8))
+    assert issubclass(DeviceError, ImageShapeError), "except ImageShapeError clauses written before must still catch it"
+
+
+def test_the_command_line_tools_share_one_usage_error():
+    from dce_transforms import darken, enhance, evaluate
+
+    assert enhance.UsageError is darken.UsageError is evaluate.UsageError is UsageError
+    assert issubclass(UsageError, DCEError) and issubclass(UsageError, ValueError)
 
 
 # -- options --------------------------------------------------------------------------------------

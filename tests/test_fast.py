@@ -136,7 +136,8 @@ def test_curve_max_side_larger_than_image_is_exact():
     x = _smooth_image()
     with torch.no_grad():
         ref = baseline.baseline_from(model)(x)
-    assert torch.allclose(optimize(model, compile=False, fuse_curves=False, curve_max_side=512, precision="fp32")(x), ref, atol=EXACT)
+    fast = optimize(model, compile=False, fuse_curves=False, curve_max_side=512, precision="fp32")
+    assert torch.allclose(fast(x), ref, atol=EXACT)
 
 
 def test_value_checks_single_pass():
@@ -232,7 +233,7 @@ def test_auto_precision_on_cpu(monkeypatch, flags, kind, expected):
     assert fast.dtype == expected
     assert fast.precision.startswith("bf16 (auto" if expected is torch.bfloat16 else "fp32 (auto")
     if expected is torch.bfloat16:
-        assert next(fast.model.parameters()).dtype == torch.bfloat16 and "amx_bf16" in why or "avx512_bf16" in why
+        assert (next(fast.model.parameters()).dtype == torch.bfloat16 and "amx_bf16" in why) or "avx512_bf16" in why
 
 
 def test_auto_precision_on_cuda_and_other_dtypes(monkeypatch):

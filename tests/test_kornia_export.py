@@ -9,10 +9,9 @@ import torch
 
 pytest.importorskip("kornia")
 
-from dce_transforms.integrations.kornia import KorniaEnhance, KorniaRandomLowLight  # noqa: E402
-
-from dce_transforms import ZeroDCE  # noqa: E402
-from dce_transforms.errors import DCEError, ImageDTypeError, ImageShapeError  # noqa: E402
+from dce_transforms import ZeroDCE
+from dce_transforms.errors import DCEError, ImageDTypeError, ImageShapeError
+from dce_transforms.integrations.kornia import KorniaEnhance, KorniaRandomLowLight
 
 
 def _x(b: int = 2) -> torch.Tensor:

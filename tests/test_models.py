@@ -43,14 +43,22 @@ def test_parameter_count(cls, count):
     assert sum(p.numel() for p in cls(weights=None).parameters()) == count
 
 
-def test_default_weights_warn_until_shipped():
-    if ZeroDCE.default_weights is None:
-        with pytest.warns(UserWarning, match="weights=None"):
-            ZeroDCE()
-    else:  # once weights are registered the default loads them silently
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            assert ZeroDCE().weights_name == ZeroDCE.default_weights
+@pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
+def test_default_weights_load_silently(cls):
+    assert cls.default_weights in cls.weights_registry, "both models ship default weights"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cls().weights_name == cls.default_weights
+
+
+def test_a_model_without_shipped_weights_warns_and_stays_random(monkeypatch):
+    monkeypatch.setattr(ZeroDCE, "default_weights", None)
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match="weights=None"):
+        model = ZeroDCE()
+    torch.manual_seed(0)
+    random_init = ZeroDCE(weights=None)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), random_init.state_dict().values()))
 
 
 def test_weights_none_does_not_warn():

@@ -18,11 +18,11 @@ import torch
 pytest.importorskip("torchvision")
 PIL_Image = pytest.importorskip("PIL.Image")
 
-import dce_transforms.integrations.torchvision  # noqa: E402,F401  (registers the v2 adapters)
 from torch.utils._pytree import tree_flatten  # noqa: E402
 from torchvision import tv_tensors  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
+import dce_transforms.integrations.torchvision  # noqa: E402,F401  (registers the v2 adapters)
 from dce_transforms import ZeroDCE, ZeroDCEPP  # noqa: E402
 from dce_transforms.transforms import ADAPTERS  # noqa: E402
 

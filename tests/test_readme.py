@@ -24,7 +24,7 @@ def _blocks() -> list[tuple[str, str]]:
     out = []
     for m in re.finditer(r"^```python\n(.*?)^```", text, flags=re.S | re.M):
         line = text[: m.start()].count("\n") + 1
-        heading = [h for h in re.findall(r"^## (.+)$", text[: m.start()], flags=re.M)][-1]
+        heading = re.findall(r"^## (.+)$", text[: m.start()], flags=re.M)[-1]
         out.append((f"{heading} (line {line})", m.group(1)))
     return out
 
@@ -37,7 +37,7 @@ def test_readme_has_python_blocks():
 
 
 def _needs_data(code: str) -> bool:
-    return "images/" in code or ".yaml\"" in code and "data=" in code
+    return "images/" in code or (".yaml\"" in code and "data=" in code)
 
 
 def _prepare_data(tmp: Path) -> None:

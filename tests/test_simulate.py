@@ -59,7 +59,7 @@ def test_output_is_darker_in_range_and_keeps_shape_dtype():
         x = _img(*shape).clamp(0.2, 1.0)
         y = simulate_low_light(x, seed=0)
         assert y.shape == x.shape and y.dtype == x.dtype
-        assert 0.0 <= y.min().item() and y.max().item() <= 1.0
+        assert y.min().item() >= 0.0 and y.max().item() <= 1.0
         assert y.mean().item() < 0.5 * x.mean().item()
 
 
@@ -88,9 +88,9 @@ def test_sample_params_respects_ranges_and_is_reproducible():
     p = sample_params(256, generator=torch.Generator().manual_seed(0), exposure=(0.1, 0.2), gamma=(2.0, 2.5),
                       shot_noise=(0.001, 0.002), read_noise=0.003, color_shift=0.05)
     assert isinstance(p, LowLightParams) and len(p) == 256
-    assert 0.1 <= p.exposure.min() and p.exposure.max() <= 0.2
-    assert 2.0 <= p.gamma.min() and p.gamma.max() <= 2.5
-    assert 0.001 <= p.shot_noise.min() and p.shot_noise.max() <= 0.002
+    assert p.exposure.min() >= 0.1 and p.exposure.max() <= 0.2
+    assert p.gamma.min() >= 2.0 and p.gamma.max() <= 2.5
+    assert p.shot_noise.min() >= 0.001 and p.shot_noise.max() <= 0.002
     assert torch.all(p.read_noise == 0.003)
     assert p.color_shift is not None and p.color_shift.abs().max() <= 0.05 and p.color_shift.std() > 0
     q = sample_params(256, generator=torch.Generator().manual_seed(0), exposure=(0.1, 0.2), gamma=(2.0, 2.5),

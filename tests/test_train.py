@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import subprocess
 import sys
@@ -12,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from dce_transforms import ZeroDCE, ZeroDCEPP
-from dce_transforms.io import write_image
+from dce_transforms import ZeroDCE, ZeroDCEPP, load_state_dict
 from dce_transforms.errors import ConfigError
+from dce_transforms.io import write_image
 from dce_transforms.train import TrainConfig, main, scale_consistency_loss, train
 
 
@@ -57,16 +58,16 @@ def test_resume_continues_from_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "run"
     common = [str(data), "--out", str(out), "--crop", "32", "--batch-size", "2", "--workers", "0", "--no-progress",
               "--log-every", "1", "--save-every", "5", "--epochs", "100"]
-    assert main(common + ["--max-steps", "5"]) == 0
+    assert main([*common, "--max-steps", "5"]) == 0
     ckpt = torch.load(out / "last.pt", weights_only=True)
     assert ckpt["step"] == 5
-    assert main(common + ["--max-steps", "8", "--resume", str(out / "last.pt")]) == 0
+    assert main([*common, "--max-steps", "8", "--resume", str(out / "last.pt")]) == 0
     steps = [int(r["step"]) for r in _log(out)]
     assert steps == list(range(1, 9))
     assert torch.load(out / "last.pt", weights_only=True)["step"] == 8
     assert {float(r["lr"]) for r in _log(out)} == {1e-4}
     # a new --lr on resume applies from the next step (the optimizer state is kept)
-    assert main(common + ["--max-steps", "10", "--lr", "3e-5", "--resume", str(out / "last.pt")]) == 0
+    assert main([*common, "--max-steps", "10", "--lr", "3e-5", "--resume", str(out / "last.pt")]) == 0
     assert [float(r["lr"]) for r in _log(out)][-2:] == [3e-5, 3e-5]
 
 
@@ -103,8 +104,15 @@ def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     rows = _log(out)
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
-    # each step saw 2 processes x 2 images
-    assert ZeroDCE(weights=out / "final.safetensors") is not None
+    # rank 0 wrote the weights after the 4th step: the final file, last.pt and its hash agree
+    final = out / "final.safetensors"
+    assert (out / "final.sha256").read_text().split()[0] == hashlib.sha256(final.read_bytes()).hexdigest()
+    loaded = ZeroDCE(weights=final).state_dict()
+    last = load_state_dict(out / "last.pt")
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 4
+    assert loaded.keys() == last.keys()
+    assert all(torch.equal(loaded[k], last[k]) for k in loaded)
+    assert all(np.isfinite(float(r["loss"])) and float(r["loss"]) > 0 for r in rows)
 
 
 @pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
@@ -131,9 +139,9 @@ def test_scale_consistency_term_is_logged_and_added_to_the_loss(tmp_path: Path) 
     data = _dark_folder(tmp_path / "data", size=64)
     common = [str(data), "--crop", "64", "--batch-size", "4", "--max-steps", "6", "--log-every", "1",
               "--workers", "0", "--no-progress"]
-    assert main(common + ["--out", str(tmp_path / "plain")]) == 0
-    assert main(common + ["--out", str(tmp_path / "cons"), "--scale-consistency", "50",
-                          "--consistency-scales", "3", "5"]) == 0
+    assert main([*common, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*common, "--out", str(tmp_path / "cons"), "--scale-consistency", "50",
+                 "--consistency-scales", "3", "5"]) == 0
     assert "cons" not in _log(tmp_path / "plain")[0]
     rows = _log(tmp_path / "cons")
     assert len(rows) == 6

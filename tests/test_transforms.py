@@ -66,7 +66,10 @@ def test_enhance_keeps_type_shape_dtype_and_brightens(bright, make):
     out = Enhance(bright)(img)
     assert type(out) is type(img) and out.shape == img.shape and out.dtype == img.dtype
     scale = {torch.uint8: 255, np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(img.dtype, 1)
-    as_f = (lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64)) if isinstance(a, np.ndarray) else a.double())
+
+    def as_f(a):
+        return torch.as_tensor(np.asarray(a, dtype=np.float64)) if isinstance(a, np.ndarray) else a.double()
+
     assert float(as_f(out).mean()) / scale > float(as_f(img).mean()) / scale + 0.05
     if img.shape[-1] == 4 and isinstance(img, np.ndarray):
         assert np.array_equal(out[..., 3], img[..., 3]), "alpha must be kept"

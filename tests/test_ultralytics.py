@@ -18,6 +18,10 @@ import torch
 os.environ.setdefault("YOLO_OFFLINE", "1")
 pytest.importorskip("ultralytics")
 
+from ultralytics import YOLO
+from ultralytics.utils import ASSETS
+
+from dce_transforms import ConfigError, ZeroDCE, ZeroDCEPP
 from dce_transforms.integrations.ultralytics import (
     DCE_LOSS_NAME,
     EnhancedDetectionModel,
@@ -28,10 +32,6 @@ from dce_transforms.integrations.ultralytics import (
     save_enhancer,
     train_joint,
 )
-from ultralytics import YOLO
-from ultralytics.utils import ASSETS
-
-from dce_transforms import ConfigError, ZeroDCE, ZeroDCEPP
 
 TRAIN = dict(epochs=1, imgsz=64, batch=4, workers=0, device="cpu", amp=False, plots=False, verbose=False,
              exist_ok=True, seed=0, deterministic=False)
@@ -157,7 +157,8 @@ def test_joint_epoch_changes_both_parts_and_logs_dce(joint_run) -> None:
     ema = trainer.ema.ema
     assert _changed(before["enh"], _state(ema, "enhancer."))
     assert _changed(before["det"], _state(ema, "model."))
-    rows = list(csv.DictReader(open(trainer.csv)))
+    with open(trainer.csv, newline="") as f:
+        rows = list(csv.DictReader(f))
     cols = [c.strip() for c in rows[0]]
     assert f"train/{DCE_LOSS_NAME}" in cols and f"val/{DCE_LOSS_NAME}" in cols
     row = {k.strip(): float(v) for k, v in rows[-1].items()}
@@ -209,7 +210,8 @@ def test_lambda_zero_and_frozen_enhancer(coco8: Path, tmp_path: Path) -> None:
     ema = model.trainer.ema.ema
     assert not _changed(enh0, _state(ema, "enhancer."))
     assert _changed(det0, _state(ema, "model."))
-    row = list(csv.DictReader(open(model.trainer.csv)))[-1]
+    with open(model.trainer.csv, newline="") as f:
+        row = list(csv.DictReader(f))[-1]
     assert float(row[f"train/{DCE_LOSS_NAME}"]) == 0.0
     standalone = ZeroDCE(weights=model.trainer.wdir / "last_enhancer.safetensors")
     assert not _changed({k.removeprefix("enhancer."): v for k, v in enh0.items()}, _state(standalone, ""))

@@ -23,6 +23,12 @@ import torch
 os.environ.setdefault("YOLO_OFFLINE", "1")
 pytest.importorskip("ultralytics")
 
+from ultralytics import YOLO
+from ultralytics.models.yolo.detect import DetectionTrainer
+from ultralytics.nn.tasks import DetectionModel
+from ultralytics.utils import ASSETS
+
+from dce_transforms import ConfigError, ZeroDCEPP
 from dce_transforms.integrations.ultralytics import (
     DCE_LOSS_NAME,
     DEFAULT_CURVE_SIDE,
@@ -37,12 +43,6 @@ from dce_transforms.integrations.ultralytics import (
     enhanced_yolo,
     train_joint,
 )
-from ultralytics import YOLO
-from ultralytics.models.yolo.detect import DetectionTrainer
-from ultralytics.nn.tasks import DetectionModel
-from ultralytics.utils import ASSETS
-
-from dce_transforms import ConfigError, ZeroDCEPP
 
 TRAIN = {"epochs": 1, "imgsz": 64, "batch": 4, "workers": 0, "device": "cpu", "amp": False, "plots": False,
          "verbose": False, "exist_ok": True, "seed": 0, "deterministic": False}

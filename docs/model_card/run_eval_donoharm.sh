@@ -17,14 +17,23 @@ mkdir -p /tmp/dnh_coco8_bus
 for f in "$shared"/data/detection/coco8/images/*/*; do ln -sf "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" /tmp/dnh_coco8_bus/; done
 bus=$($py -c "import ultralytics, pathlib; print(pathlib.Path(ultralytics.__file__).parent / 'assets' / 'bus.jpg')" 2>/dev/null || true)
 if [ -n "$bus" ] && [ -f "$bus" ]; then ln -sf "$bus" /tmp/dnh_coco8_bus/bus.jpg; fi
+run() {  # run OUT_TAG ARGS...: one dce-eval call, skipped when its table exists (delete it to re-run)
+  local tag=$1; shift
+  [ -f "$out/$tag.md" ] && { echo "kept $out/$tag.md"; return; }
+  $py -m dce_transforms.evaluate "$@" -q --json "$out/$tag.json" --markdown "$out/$tag.md"
+}
 for m in zero-dce zero-dce++; do
   if [ $m = zero-dce ]; then old=sice-v1; new=sice-v1-adaptive; ck=$off/zero_dce_epoch99.pth; tag=zero_dce
   else old=sice-v2; new=sice-v2-adaptive; ck=$off/zero_dce_pp_epoch99.pth; tag=zero_dce_pp; fi
-  common=(--model $m --weights $old --weights $new --official $m=$ck -q)
-  $py -m dce_transforms.evaluate /tmp/dnh_sice_well --well-lit "${common[@]}" --json $out/well_sice_$tag.json --markdown $out/well_sice_$tag.md
-  $py -m dce_transforms.evaluate /tmp/dnh_coco8_bus --well-lit --max-side 512 "${common[@]}" --json $out/well_coco8_$tag.json --markdown $out/well_coco8_$tag.md
-  $py -m dce_transforms.evaluate /tmp/dnh_sice_over "${common[@]}" --json $out/over_sice_$tag.json --markdown $out/over_sice_$tag.md
-  $py -m dce_transforms.evaluate /tmp/dnh_sice_well --simulate --seed 0 "${common[@]}" --json $out/sim_$tag.json --markdown $out/sim_$tag.md
-  $py -m dce_transforms.evaluate "$shared/data/lowlight/dicm" --limit 24 "${common[@]}" --json $out/dicm_$tag.json --markdown $out/dicm_$tag.md
-  $py -m dce_transforms.evaluate "$shared/data/lowlight/sice_real" --limit 12 --max-side 512 "${common[@]}" --json $out/sice_real_$tag.json --markdown $out/sice_real_$tag.md
+  all=(--model $m --weights $old --weights $new --official $m=$ck)
+  # Well-lit and over-exposed inputs: old and new weights and the authors' side by side.
+  run well_sice_$tag /tmp/dnh_sice_well --well-lit "${all[@]}"
+  run well_coco8_$tag /tmp/dnh_coco8_bus --well-lit --max-side 512 "${all[@]}"
+  run over_sice_$tag /tmp/dnh_sice_over "${all[@]}"
+  # Dark inputs: the new weights only; the old weights' and the authors' rows of the very same commands are in
+  # sim_$tag, dicm_$tag and sice_real_$tag (run_eval.sh), and the code they ran is unchanged.
+  new_only=(--model $m --weights $new)
+  run sim_adaptive_$tag /tmp/dnh_sice_well --simulate --seed 0 "${new_only[@]}"
+  run dicm_adaptive_$tag "$shared/data/lowlight/dicm" --limit 24 "${new_only[@]}"
+  run sice_real_adaptive_$tag "$shared/data/lowlight/sice_real" --limit 12 --max-side 512 "${new_only[@]}"
 done
