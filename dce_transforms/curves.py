@@ -8,6 +8,7 @@ The authors' released code writes ``x + r·(x² − x)``, which is the same curv
 
 from __future__ import annotations
 
+import torch  # noqa: F401 - the doctests below use it
 from torch import Tensor, nn
 
 from .errors import ConfigError, ImageShapeError

@@ -37,9 +37,23 @@ from dce_transforms.simulate import darken, sample_params
 __all__ = ["AlbumentationsEnhance", "AlbumentationsRandomLowLight"]
 
 
+_FORKED = False
+
+
+def _mark_forked() -> None:
+    global _FORKED
+    _FORKED = True
+
+
+# A forked child (multiprocessing's fork Pool, not only DataLoader workers) inherits the parent's OpenMP
+# thread pool in a state it cannot use: with more than one torch thread the first convolution hangs.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked)
+
+
 def _worker_setup() -> None:
-    """Inside a DataLoader worker: one torch thread per worker, so workers do not oversubscribe the CPU."""
-    if torch.utils.data.get_worker_info() is not None and torch.get_num_threads() != 1:
+    """In a DataLoader worker or any forked child: one torch thread, so it neither hangs nor oversubscribes."""
+    if (_FORKED or torch.utils.data.get_worker_info() is not None) and torch.get_num_threads() != 1:
         torch.set_num_threads(1)
 
 

@@ -354,3 +354,32 @@ def test_integration_docstring_examples_run():
             result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
             assert result.failed == 0, f"doctest failures in {mod.__name__}"
             assert result.attempted > 0
+
+
+def test_albumentations_adapter_in_a_fork_pool_after_the_parent_used_torch(tmp_path):
+    """A multiprocessing fork Pool (not a DataLoader) must not hang once the parent has run the model."""
+    pytest.importorskip("albumentations")
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "pool.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing as mp
+        import numpy as np
+        import torch
+        from dce_transforms.integrations.albumentations import AlbumentationsEnhance
+        torch.set_num_threads(2)
+        t = AlbumentationsEnhance(p=1.0)
+        img = (np.random.default_rng(0).random((48, 64, 3)) * 60).astype(np.uint8)
+        expected = float(t(image=img)["image"].mean())
+        def work(_):
+            return float(t(image=img)["image"].mean())
+        if __name__ == "__main__":
+            with mp.get_context("fork").Pool(2) as pool:
+                out = pool.map(work, range(4))
+            assert all(abs(v - expected) < 1e-6 for v in out), (out, expected)
+            print("ok")
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
