@@ -126,9 +126,12 @@ class JointConfig:
     Attributes:
         dce_lambda: weight λ of the zero-reference loss relative to the per-image detection loss
             (0 allowed: the enhancer then learns from the detection loss alone).
-        enhancer_lr: initial learning rate of the enhancer's parameter group; None uses the
-            detector's ``lr0`` (after ``optimizer=auto`` has picked it). Warm-up and the schedule
-            apply to it exactly as to the detector's groups.
+        enhancer_lr: initial learning rate of the enhancer's parameter group; None uses
+            ``enhancer_lr_scale`` × the detector's ``lr0``. Warm-up and the schedule apply to it
+            exactly as to the detector's groups.
+        enhancer_lr_scale: the enhancer's learning rate as a multiple of the detector's ``lr0`` when
+            ``enhancer_lr`` is None. The default 0.1 is the recipe the detection benchmark's recipe
+            study picked on its select split (``benchmarks/detection/``; 1.0 was the earlier default).
         freeze_enhancer: keep the enhancer's weights fixed (a cascade with a trained detector).
         freeze_detector: keep every detector layer fixed (BatchNorm statistics included).
         pad_value: letterbox/mosaic padding level in 0-255 (Ultralytics uses 114).
@@ -137,6 +140,7 @@ class JointConfig:
 
     dce_lambda: float = 0.1
     enhancer_lr: float | None = None
+    enhancer_lr_scale: float = 0.1
     freeze_enhancer: bool = False
     freeze_detector: bool = False
     pad_value: int = 114
@@ -149,6 +153,9 @@ class JointConfig:
         lr = self.enhancer_lr
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0):
             raise ConfigError(f"enhancer_lr must be None (use the detector's lr0) or a number > 0, e.g. 1e-4; got {lr!r}.")
+        sc = self.enhancer_lr_scale
+        if isinstance(sc, bool) or not isinstance(sc, (int, float)) or not math.isfinite(sc) or sc <= 0:
+            raise ConfigError(f"enhancer_lr_scale must be a number > 0 (a multiple of lr0, e.g. 0.1); got {sc!r}.")
         if self.freeze_enhancer and self.freeze_detector:
             raise ConfigError("freeze_enhancer and freeze_detector are both set: nothing would train. Unset one.")
         if not (0 <= int(self.pad_value) <= 255):
@@ -620,7 +627,8 @@ class _EnhancedTrainerMixin:
         ids = {id(p) for p in params}
         for group in optimizer.param_groups:
             group["params"] = [p for p in group["params"] if id(p) not in ids]
-        enhancer_lr = self._joint().enhancer_lr or self.args.lr0  # type: ignore[attr-defined]
+        joint = self._joint()
+        enhancer_lr = joint.enhancer_lr or joint.enhancer_lr_scale * self.args.lr0  # type: ignore[attr-defined]
         optimizer.add_param_group({"params": params, "lr": enhancer_lr, "weight_decay": 0.0, "param_group": "enhancer"})
         LOGGER.info(f"optimizer: enhancer parameter group of {len(params)} tensors, lr={enhancer_lr}, weight_decay=0.0")
         return optimizer
@@ -727,6 +735,7 @@ def train_joint(
     data: str | os.PathLike,
     dce_lambda: float = 0.1,
     enhancer_lr: float | None = None,
+    enhancer_lr_scale: float = 0.1,
     freeze_enhancer: bool = False,
     freeze_detector: bool = False,
     loss_kwargs: dict[str, Any] | None = None,
@@ -749,7 +758,8 @@ def train_joint(
             ``identity_init`` and ``curve_side``.
         data: dataset YAML (or folder, for classification) in Ultralytics' format.
         dce_lambda: weight of the enhancement loss relative to the per-image task loss (>= 0).
-        enhancer_lr: the enhancer's learning rate (None: the detector's ``lr0``).
+        enhancer_lr: the enhancer's learning rate (None: ``enhancer_lr_scale`` × the detector's ``lr0``).
+        enhancer_lr_scale: see :class:`JointConfig` (default 0.1, picked by the benchmark's recipe study).
         freeze_enhancer: keep the enhancer fixed (train the network behind it).
         freeze_detector: keep the network fixed (train the enhancer for it).
         loss_kwargs: options of :func:`dce_transforms.losses.zero_reference_loss`.
@@ -765,6 +775,7 @@ def train_joint(
     joint = JointConfig(
         dce_lambda=dce_lambda,
         enhancer_lr=enhancer_lr,
+        enhancer_lr_scale=enhancer_lr_scale,
         freeze_enhancer=freeze_enhancer,
         freeze_detector=freeze_detector,
         loss_kwargs=dict(loss_kwargs or {}),

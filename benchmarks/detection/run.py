@@ -533,8 +533,9 @@ def _run_seed(seed: int, cfg: dict, args: argparse.Namespace, base_dir: Path, re
             model, rnd, wname = _build_enhanced(detector, cfg, weights=r["weights"], scale_factor=r["scale_factor"],
                                                 identity_init=r["identity"])
             _recipe_callbacks(model, r)
+            # enhancer_lr_scale=1: the study's multiples are of lr0 itself (0.1 × lr0 is now the library default).
             train_joint(model, data=dark_yaml, dce_lambda=r["dce_lambda"], enhancer_lr=r["lr_abs"],
-                        **_finetune_kwargs(cfg, workdir, name))
+                        enhancer_lr_scale=1.0, **_finetune_kwargs(cfg, workdir, name))
             score(key, YOLO(str(workdir / "runs" / name / "weights" / "last.pt")), dark_splits, t,
                   epochs=cfg["ft_epochs"], weights=wname, random_init=rnd, recipe=r)
     timings["total_compute"] = round(sum(v["seconds"] for v in entries.values()) + timings.get("data", 0)
@@ -712,7 +713,8 @@ def main(argv: list[str] | None = None) -> int:
         f"# Low-light detection benchmark: `{tag}`",
         "",
         f"Command: `{command}`  ",
-        (f"Hardware: {hw}; compute {total_compute / 60:.1f} min summed over seeds "
+        (f"Hardware: {hw}; wall time of the stages summed {total_compute / 60:.1f} min "
+         "(not CPU time: parallel processes on a shared machine inflate it) "
          f"({', '.join(f'seed {s}: {(v or 0) / 60:.1f}' for s, v in compute.items())}); "
          f"torch {torch.__version__}, ultralytics {ultralytics.__version__}.  "),
         (f"Data: {data_desc}; low light: "

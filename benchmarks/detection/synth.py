@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -123,7 +123,7 @@ def _background(rng: np.random.Generator, files: list[Path], size: int, min_brig
 
 def _rotate(mask: np.ndarray, tex: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
     h, w = mask.shape
-    side = int(math.ceil(math.hypot(h, w)))
+    side = math.ceil(math.hypot(h, w))
     big_m = np.zeros((side, side), np.uint8)
     big_t = np.zeros((side, side, 3), np.uint8)
     oy, ox = (side - h) // 2, (side - w) // 2
