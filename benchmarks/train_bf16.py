@@ -9,24 +9,14 @@ reported with the processor's model name. Also the loss of both precisions on th
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from bench import _cpu_name as cpu_name  # the same processor line as bench.py (this folder is on sys.path)
 
 from dce_transforms import ZeroReferenceLoss, get_model
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def make_step(name: str, bf16: bool, crop: int):

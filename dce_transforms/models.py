@@ -582,16 +582,16 @@ _GATE_NOTE = (
     "frames (docs/model_card/README.md, 'Do no harm')"
 )
 ZeroDCE.default_gate = GateConfig(brighten_below=0.28, brighten_width=0.05, darken_below=0.18, darken_width=0.2)
-_v1 = ZeroDCE.weights_registry["sice-v1"]
-ZeroDCE.weights_registry["sice-v1-adaptive"] = WeightsEntry(
-    name="sice-v1-adaptive",
-    file=_v1.file,
-    sha256=_v1.sha256,
-    license=_OUR_LICENSE,
-    paper=_PAPER_DCE,
-    recipe="sice-v1" + _GATE_NOTE,
-    meta=dict(_v1.meta),
-    kwargs={"exposure_gate": ZeroDCE.default_gate},
+
+
+def _adaptive(base: WeightsEntry, name: str, gate: GateConfig, paper: str) -> WeightsEntry:
+    """A registry entry for ``base``'s file with the exposure gate ``gate`` as a constructor argument."""
+    return WeightsEntry(name=name, file=base.file, sha256=base.sha256, license=_OUR_LICENSE, paper=paper,
+                        recipe=base.name + _GATE_NOTE, meta=dict(base.meta), kwargs={"exposure_gate": gate})
+
+
+ZeroDCE.weights_registry["sice-v1-adaptive"] = _adaptive(
+    ZeroDCE.weights_registry["sice-v1"], "sice-v1-adaptive", ZeroDCE.default_gate, _PAPER_DCE
 )
 ZeroDCE.default_weights = "sice-v1-adaptive"
 
@@ -626,15 +626,7 @@ ZeroDCEPP.weights_registry = {
     ),
 }
 ZeroDCEPP.default_gate = GateConfig(brighten_below=0.28, brighten_width=0.05, darken_below=0.15, darken_width=0.3)
-_v2 = ZeroDCEPP.weights_registry["sice-v2"]
-ZeroDCEPP.weights_registry["sice-v2-adaptive"] = WeightsEntry(
-    name="sice-v2-adaptive",
-    file=_v2.file,
-    sha256=_v2.sha256,
-    license=_OUR_LICENSE,
-    paper=_PAPER_DCEPP,
-    recipe="sice-v2" + _GATE_NOTE,
-    meta=dict(_v2.meta),
-    kwargs={"exposure_gate": ZeroDCEPP.default_gate},
+ZeroDCEPP.weights_registry["sice-v2-adaptive"] = _adaptive(
+    ZeroDCEPP.weights_registry["sice-v2"], "sice-v2-adaptive", ZeroDCEPP.default_gate, _PAPER_DCEPP
 )
 ZeroDCEPP.default_weights = "sice-v2-adaptive"
