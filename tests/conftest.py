@@ -51,3 +51,23 @@ def device(request: pytest.FixtureRequest) -> torch.device:
 @pytest.fixture(params=[torch.float32, torch.float16, torch.bfloat16], ids=["f32", "f16", "bf16"])
 def dtype(request: pytest.FixtureRequest) -> torch.dtype:
     return request.param
+
+
+def brightening_model(cls=None) -> torch.nn.Module:
+    """A model whose curves brighten: last layer zeroed, bias 0.5 (alpha = tanh(0.5) everywhere)."""
+    from dce_transforms import ZeroDCE
+
+    model = (cls or ZeroDCE)(weights=None).reset_to_identity()
+    with torch.no_grad():
+        model._last_conv().bias.fill_(0.5)
+    return model
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> str:
+    """A checkpoint of :func:`brightening_model` (Zero-DCE) for the command-line tools."""
+    from dce_transforms import save_state_dict
+
+    path = tmp_path_factory.mktemp("w") / "bright.safetensors"
+    save_state_dict(brightening_model().state_dict(), path)
+    return str(path)

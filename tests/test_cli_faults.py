@@ -34,18 +34,7 @@ from dce_transforms.io import ImageTooLargeError, load_image, read_image, write_
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _bright(cls=ZeroDCE) -> torch.nn.Module:
-    model = cls(weights=None).reset_to_identity()
-    with torch.no_grad():
-        model._last_conv().bias.fill_(0.5)
-    return model
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("w") / "bright.safetensors"
-    save_state_dict(_bright().state_dict(), path)
-    return str(path)
+# The `weights` fixture (a brightening Zero-DCE checkpoint) comes from conftest.py.
 
 
 def _img(h: int, w: int, seed: int = 0, scale: float = 0.3) -> np.ndarray:

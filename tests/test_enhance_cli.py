@@ -12,30 +12,18 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import brightening_model
 
-from dce_transforms import ZeroDCE, ZeroDCEPP, save_state_dict
+from dce_transforms import ZeroDCEPP, save_state_dict
 from dce_transforms.enhance import AUTO_CURVE_MAX_SIDE, UsageError, main, plan_jobs
 
-
-def _brightening(cls=ZeroDCE) -> torch.nn.Module:
-    """A model whose curves brighten: last layer zeroed, bias 0.5 (alpha = tanh(0.5) everywhere)."""
-    model = cls(weights=None).reset_to_identity()
-    with torch.no_grad():
-        model._last_conv().bias.fill_(0.5)
-    return model
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("w") / "bright.safetensors"
-    save_state_dict(_brightening().state_dict(), path)
-    return str(path)
+# The `weights` fixture (a brightening Zero-DCE checkpoint) comes from conftest.py.
 
 
 @pytest.fixture(scope="module")
 def weights_pp(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("wpp") / "bright_pp.safetensors"
-    save_state_dict(_brightening(ZeroDCEPP).state_dict(), path)
+    save_state_dict(brightening_model(ZeroDCEPP).state_dict(), path)
     return str(path)
 
 
