@@ -562,19 +562,24 @@ def run_cpu_720p(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[
 
     # -- Zero-DCE, 1280x720 ---------------------------------------------------------------------
     hd, fhd = ((90, 160), (144, 240)) if args.tiny else ((720, 1280), (1080, 1920))
+    def reference(name: str, size: tuple[int, int], scale: float) -> tuple[torch.nn.Module, torch.nn.Module, str]:
+        """(the authors' model, ours with the same weights, table group) — the shipped weights without
+        their gate, against benchmarks/baseline.py, when ../shared lacks the authors' checkpoint."""
+        pp = name == "ZeroDCEPP"
+        label = f"Zero-DCE{'++ scale 12,' if pp else ''} {size[1]}x{size[0]}"
+        ck = official / ("zero_dce_pp_epoch99.pth" if pp else "zero_dce_epoch99.pth")
+        if ck.is_file():
+            kw = {"scale_factor": scale} if pp else {}
+            mine = (ZeroDCEPP if pp else ZeroDCE).from_official(ck, **kw).eval()
+            notes.append(f"{name} reference: the authors' code ({'AuthorsZeroDCEPP' if pp else 'AuthorsZeroDCE'}) and "
+                         f"{ck.name}, denormal weights flushed (benchmarks/baseline.py), comparison only")
+            return authors_zero_dce(ck, **kw), mine, f"{label}, authors' checkpoint"
+        mine = _build(name, scale, "cpu", notes).set_exposure_gate(None)
+        notes.append(f"{name} reference: benchmarks/baseline.py with the shipped weights (no authors' checkpoint)")
+        return baseline_from(mine), mine, f"{label}, shipped weights without gate (authors' checkpoint absent)"
+
     x = _photo(hd, 1)
-    ck = official / "zero_dce_epoch99.pth"
-    if ck.is_file():
-        authors = authors_zero_dce(ck)
-        ours = ZeroDCE.from_official(ck).eval()
-        group = f"Zero-DCE {hd[1]}x{hd[0]}, authors' checkpoint"
-        notes.append(f"reference: the authors' Zero-DCE code and checkpoint ({ck.name}, denormal weights flushed; "
-                     "benchmarks/baseline.py AuthorsZeroDCE), comparison only")
-    else:
-        ours = _build("ZeroDCE", 1, "cpu", notes).set_exposure_gate(None)
-        authors = baseline_from(ours)
-        group = f"Zero-DCE {hd[1]}x{hd[0]}, shipped weights without gate (authors' checkpoint absent)"
-        notes.append("reference: benchmarks/baseline.py with the shipped weights (no authors' checkpoint in ../shared)")
+    authors, ours, group = reference("ZeroDCE", hd, 1)
 
     def ref_fn():
         with torch.no_grad():
@@ -633,17 +638,7 @@ def run_cpu_720p(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[
 
     # -- Zero-DCE++, scale 12, 1920x1080 ------------------------------------------------------------
     x = _photo(fhd, 1)
-    ck = official / "zero_dce_pp_epoch99.pth"
-    if ck.is_file():
-        authors = authors_zero_dce(ck, scale_factor=12)
-        ours = ZeroDCEPP.from_official(ck, scale_factor=12).eval()
-        group = f"Zero-DCE++ scale 12, {fhd[1]}x{fhd[0]}, authors' checkpoint"
-        notes.append(f"Zero-DCE++ reference: the authors' code (AuthorsZeroDCEPP, scale 12) and {ck.name}, "
-                     "denormal weights flushed, comparison only")
-    else:
-        ours = _build("ZeroDCEPP", 12, "cpu", notes).set_exposure_gate(None)
-        authors = baseline_from(ours)
-        group = f"Zero-DCE++ scale 12, {fhd[1]}x{fhd[0]}, shipped weights without gate"
+    authors, ours, group = reference("ZeroDCEPP", fhd, 12)
     ref_out = ref_fn()
     add(group, "`ZeroDCEPP` eager, float32", ref_fn, ref_out, eager(ours), 0.0)
     pp_auto = optimize(ours)

@@ -23,11 +23,11 @@ def summaries(name: str) -> dict[str, dict[str, float]]:
 def pick(rows: dict[str, dict[str, float]], kind: str, tag: str, weights: str) -> dict[str, float] | None:
     """The row of our old/new weights or the authors' checkpoint in one table."""
     model = "zero-dce" if tag == "zero_dce" else "zero-dce++"
-    for label in ([f"{model} ({weights})"] + ([f"{model} (shipped)"] if kind == "old" else [])
-                  if kind != "official" else [f"{model} (official)"]):
-        if label in rows:
-            return rows[label]
-    return None
+    if kind == "official":
+        labels = [f"{model} (official)"]
+    else:  # run_eval.sh labelled the then-default weights "(shipped)"
+        labels = [f"{model} ({weights})"] + ([f"{model} (shipped)"] if kind == "old" else [])
+    return next((rows[label] for label in labels if label in rows), None)
 
 
 def fmt(v: float | None, spec: str) -> str:
