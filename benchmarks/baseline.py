@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dce_transforms.models import dce_net_layers  # the layer shapes only; the forward passes are transcribed here
+
 __all__ = ["BaselineZeroDCE", "BaselineZeroDCEPP", "baseline_from", "AuthorsZeroDCE", "AuthorsZeroDCEPP",
            "authors_zero_dce"]
 
@@ -27,15 +29,9 @@ class BaselineZeroDCE(nn.Module):
 
     def __init__(self, iterations: int = 8) -> None:
         super().__init__()
-        c = 32
         self.iterations = iterations
-        self.conv1 = nn.Conv2d(3, c, 3, 1, 1)
-        self.conv2 = nn.Conv2d(c, c, 3, 1, 1)
-        self.conv3 = nn.Conv2d(c, c, 3, 1, 1)
-        self.conv4 = nn.Conv2d(c, c, 3, 1, 1)
-        self.conv5 = nn.Conv2d(2 * c, c, 3, 1, 1)
-        self.conv6 = nn.Conv2d(2 * c, c, 3, 1, 1)
-        self.conv7 = nn.Conv2d(2 * c, 3 * iterations, 3, 1, 1)
+        for name, layer in dce_net_layers(lambda cin, cout: nn.Conv2d(cin, cout, 3, 1, 1), 3 * iterations).items():
+            self.add_module(name, layer)
 
     def curves(self, x: Tensor) -> Tensor:
         x1 = F.relu(self.conv1(x))
@@ -73,16 +69,10 @@ class BaselineZeroDCEPP(BaselineZeroDCE):
 
     def __init__(self, scale_factor: float = 1.0, iterations: int = 8) -> None:
         nn.Module.__init__(self)
-        c = 32
         self.iterations = iterations
         self.scale_factor = float(scale_factor)
-        self.conv1 = _DepthwiseSeparable(3, c)
-        self.conv2 = _DepthwiseSeparable(c, c)
-        self.conv3 = _DepthwiseSeparable(c, c)
-        self.conv4 = _DepthwiseSeparable(c, c)
-        self.conv5 = _DepthwiseSeparable(2 * c, c)
-        self.conv6 = _DepthwiseSeparable(2 * c, c)
-        self.conv7 = _DepthwiseSeparable(2 * c, 3)
+        for name, layer in dce_net_layers(_DepthwiseSeparable, 3).items():
+            self.add_module(name, layer)
 
     def forward(self, x: Tensor) -> Tensor:
         s = self.scale_factor

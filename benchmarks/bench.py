@@ -725,6 +725,15 @@ def _software() -> str:
     return ", ".join(parts)
 
 
+def _publish(text: str, path: Path) -> int:
+    """Write the results table to ``path``, print it, and return the exit status 0."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(text)
+    print(f"written to {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", default="cpu-small", choices=["cpu-small", "cpu-720p", "full", "smoke"])
@@ -760,13 +769,7 @@ def main(argv: list[str] | None = None) -> int:
             "load": f"1-minute load average {_load():.1f} at the end (the machine may be shared)",
         }
         meta["wall time"] = f"{time.perf_counter() - t_start:.0f} s"
-        text = render_pairs(pair_rows, notes, meta)
-        args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / f"cpu-720p-{_dt.date.today().isoformat()}.md"
-        path.write_text(text)
-        print(text)
-        print(f"written to {path}")
-        return 0
+        return _publish(render_pairs(pair_rows, notes, meta), args.out / f"cpu-720p-{_dt.date.today().isoformat()}.md")
     cases, train_models, dtypes, steps = _presets(args.preset, device)
     if args.only:
         cases = [c for c in cases if args.only in c.model]
@@ -796,13 +799,7 @@ def main(argv: list[str] | None = None) -> int:
         "cases": f"preset {args.preset}: sizes/batches as listed; dtypes {[str(d).replace('torch.', '') for d in dtypes]}",
     }
     meta["wall time"] = f"{time.perf_counter() - t_start:.0f} s"
-    text = render(rows, train_rows, quality, meta)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{device}-{_dt.date.today().isoformat()}.md"
-    path.write_text(text)
-    print(text)
-    print(f"written to {path}")
-    return 0
+    return _publish(render(rows, train_rows, quality, meta), args.out / f"{device}-{_dt.date.today().isoformat()}.md")
 
 
 if __name__ == "__main__":

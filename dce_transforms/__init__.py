@@ -6,12 +6,13 @@ frameworks live in :mod:`dce_transforms.integrations` and are imported on demand
 
 from __future__ import annotations
 
-from . import curves, errors, losses
+from . import curves, errors, losses, simulate
 from ._weights import WeightsEntry, flush_denormals, load_state_dict, save_state_dict
 from .curves import ApplyCurves, LECurve, apply_curves, le_curve
 from .errors import (
     ChecksumError,
     ConfigError,
+    ConfigTypeError,
     DCEError,
     DeviceError,
     ImageDTypeError,
@@ -23,6 +24,7 @@ from .gate import ExposureGate, GateConfig
 from .losses import ZeroReferenceLoss, zero_reference_loss
 from .models import ZeroDCE, ZeroDCEPP
 from .registry import get_model, list_models, list_weights
+from .simulate import darken, simulate_low_light
 
 __version__ = "0.1.0"
 
@@ -30,6 +32,7 @@ __all__ = [
     "ApplyCurves",
     "ChecksumError",
     "ConfigError",
+    "ConfigTypeError",
     "DCEError",
     "DeviceError",
     "ExposureGate",
@@ -46,6 +49,7 @@ __all__ = [
     "__version__",
     "apply_curves",
     "curves",
+    "darken",
     "errors",
     "flush_denormals",
     "get_model",
@@ -55,5 +59,7 @@ __all__ = [
     "load_state_dict",
     "losses",
     "save_state_dict",
+    "simulate",
+    "simulate_low_light",
     "zero_reference_loss",
 ]

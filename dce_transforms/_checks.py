@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
 from .errors import ImageDTypeError, ImageShapeError, ImageValueError
 
-__all__ = ["check_image", "is_tracing"]
+__all__ = ["check_image", "check_values_once", "is_tracing"]
 
 # Values a little outside [0, 1] come from resampling or half precision and are tolerated.
 _RANGE_SLACK = 1e-3
@@ -26,14 +28,33 @@ def is_tracing() -> bool:
     return bool(is_exporting()) if is_exporting is not None else False
 
 
+def check_values_once(x: Tensor, *, name: str = "image") -> None:
+    """Reject NaN, infinity and values outside [0, 1] with one read-back to the host (one GPU sync).
+
+    ``aminmax`` propagates NaN to both extremes, and ±inf is out of range, so the two extremes
+    decide everything: no separate ``isfinite`` pass (which would be a second sync).
+    """
+    with torch.no_grad():
+        lo, hi = torch.aminmax(x.detach())
+        lo_f, hi_f = (float(v) for v in torch.stack([lo, hi]).float().cpu())
+    if math.isnan(lo_f) or math.isnan(hi_f) or math.isinf(lo_f) or math.isinf(hi_f):
+        raise ImageValueError(
+            f"{name} holds NaN or infinite values. Clean it first, e.g. `torch.nan_to_num(x).clamp(0, 1)`."
+        )
+    if lo_f < -_RANGE_SLACK or hi_f > 1 + _RANGE_SLACK:
+        hint = " It looks like a 0-255 image: divide it by 255." if hi_f > 2 else " Clamp it with `x.clamp(0, 1)`."
+        raise ImageValueError(f"{name} must hold values in [0, 1], found [{lo_f:.4g}, {hi_f:.4g}].{hint}")
+
+
 def check_image(x: object, *, name: str = "image", check_values: bool = True) -> tuple[Tensor, bool]:
     """Validate an image tensor and return it batched.
 
     Args:
         x: the image, ``(B, 3, H, W)`` or ``(3, H, W)``, floating point, values in [0, 1].
         name: what to call the argument in error messages.
-        check_values: also reject NaN, infinity and values outside [0, 1]. This reads the
-            tensor back to the host once; it is skipped while the code is being traced.
+        check_values: also reject NaN, infinity and values outside [0, 1] (:func:`check_values_once`:
+            one read-back to the host, a GPU sync; build models with ``validate=False`` to avoid it in
+            GPU pipelines whose inputs are known to be good). Skipped while the code is being traced.
 
     Returns:
         ``(x4, unbatched)``: the image as ``(B, 3, H, W)`` and whether a batch dimension was added.
@@ -80,15 +101,5 @@ def check_image(x: object, *, name: str = "image", check_values: bool = True) ->
                 f"{name} is a meta tensor (no data), so its values cannot be checked: create it on a real "
                 "device, or build the model with validate=False for shape-only runs."
             )
-        with torch.no_grad():
-            finite = bool(torch.isfinite(x4).all())
-            if not finite:
-                raise ImageValueError(
-                    f"{name} holds NaN or infinite values. Clean it first, e.g. `torch.nan_to_num(x).clamp(0, 1)`."
-                )
-            lo, hi = torch.aminmax(x4.detach())
-            lo_f, hi_f = float(lo), float(hi)
-        if lo_f < -_RANGE_SLACK or hi_f > 1 + _RANGE_SLACK:
-            hint = " It looks like a 0-255 image: divide it by 255." if hi_f > 2 else " Clamp it with `x.clamp(0, 1)`."
-            raise ImageValueError(f"{name} must hold values in [0, 1], found [{lo_f:.4g}, {hi_f:.4g}].{hint}")
+        check_values_once(x4, name=name)
     return x4, unbatched

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils import _pytree
 
+from .convert import is_pil as _is_pil
 from .errors import ConfigError
 
 __all__ = ["is_contract_tensor", "pipeline_forward", "records_graph", "grad_mode"]
@@ -47,11 +48,6 @@ def _is_tv_tensor(x: object) -> bool:
 def _is_tv_image(x: object) -> bool:
     tv = _tv_tensors()
     return tv is not None and isinstance(x, (tv.Image, tv.Video))
-
-
-def _is_pil(x: object) -> bool:
-    pil = sys.modules.get("PIL.Image")
-    return pil is not None and isinstance(x, pil.Image)
 
 
 def _is_pure_tensor(x: object) -> TypeGuard[Tensor]:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ._files import atomic_path
 from .errors import ChecksumError, WeightsError
 
 __all__ = ["WeightsEntry", "load_state_dict", "save_state_dict", "flush_denormals", "sha256_of", "WEIGHTS_DIR"]
@@ -166,16 +167,7 @@ def save_state_dict(state: Mapping[str, Tensor], path: str | os.PathLike[str], *
     from safetensors.torch import save_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    try:
+    with atomic_path(path) as tmp:  # the usual permissions (0666 & ~umask), whatever mode the writer chose
         save_file(tensors, str(tmp), metadata=metadata)
-        umask = os.umask(0)  # the usual permissions (0666 & ~umask), whatever mode the writer chose
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return sha256_of(path)

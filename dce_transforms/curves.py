@@ -93,8 +93,7 @@ def apply_curves(x: Tensor, alpha: Tensor, *, iterations: int | None = None) -> 
     shared = alpha.shape[-3] == x.shape[-3]
     c = x.shape[-3]
     for i in range(n):
-        a = alpha if shared else alpha[..., i * c : (i + 1) * c, :, :]
-        x = x + a * x * (1 - x)
+        x = le_curve(x, alpha if shared else alpha[..., i * c : (i + 1) * c, :, :])
     return x
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "WeightsError",
     "ChecksumError",
     "ConfigError",
+    "ConfigTypeError",
     "UsageError",
 ]
 
@@ -54,6 +55,11 @@ class ChecksumError(WeightsError):
 
 class ConfigError(DCEError, ValueError):
     """An option has a value the operation cannot use (e.g. ``iterations=0``, a misspelt ``form``)."""
+
+
+class ConfigTypeError(DCEError, TypeError):
+    """An argument has a type the operation cannot use (e.g. ``optimize()`` given a module that is not a
+    ZeroDCE/ZeroDCEPP, a dtype that is not a floating one)."""
 
 
 class UsageError(DCEError, ValueError):

@@ -34,20 +34,19 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-import math
 import types
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import _RANGE_SLACK, check_image, is_tracing
-from .curves import _check_alpha
-from .errors import ConfigError, DeviceError, ImageValueError
+from ._checks import check_image, check_values_once, is_tracing
+from .curves import _check_alpha, le_curve
+from .errors import ConfigError, ConfigTypeError, DeviceError
 from .models import ZeroDCEPP, _CurveEstimator
 
 __all__ = ["FastEnhancer", "optimize", "upsample_and_apply_curves", "fused_curves", "choose_precision",
@@ -223,8 +222,7 @@ def upsample_and_apply_curves(
     c = x.shape[-3]
     shared = alpha.shape[-3] == c
     for i in range(n):
-        a = alpha if shared else alpha[..., i * c : (i + 1) * c, :, :]
-        x = x + a * x * (1 - x)
+        x = le_curve(x, alpha if shared else alpha[..., i * c : (i + 1) * c, :, :])
     return x
 
 
@@ -301,16 +299,16 @@ class FastEnhancer(nn.Module):
     ) -> None:
         super().__init__()
         if not isinstance(model, _CurveEstimator):
-            raise TypeError(f"optimize() takes a ZeroDCE or ZeroDCEPP model, got {type(model).__name__}.")
+            raise ConfigTypeError(f"optimize() takes a ZeroDCE or ZeroDCEPP model, got {type(model).__name__}.")
         if dtype is not None and dtype not in (torch.float32, torch.float16, torch.bfloat16, torch.float64):
-            raise TypeError(f"dtype must be None or a floating dtype (float16, bfloat16, float32), got {dtype!r}.")
+            raise ConfigTypeError(f"dtype must be None or a floating dtype (float16, bfloat16, float32), got {dtype!r}.")
         if dtype is not None and not inference:
-            raise ValueError("dtype needs inference=True; for training in half precision use torch.autocast.")
+            raise ConfigError("dtype needs inference=True; for training in half precision use torch.autocast.")
         if precision in ("bf16", "fp16") and not inference:
             raise ConfigError(f"precision={precision!r} needs inference=True; for training use torch.autocast.")
         dtype, self.precision = _resolve_precision(model, precision, dtype, inference)
         if curve_max_side is not None and (not isinstance(curve_max_side, int) or curve_max_side < 8):
-            raise ValueError(f"curve_max_side must be None or an integer >= 8, got {curve_max_side!r}.")
+            raise ConfigError(f"curve_max_side must be None or an integer >= 8, got {curve_max_side!r}.")
         if channels_last is None:  # NHWC depthwise convolutions are ~2x slower on CPU (oneDNN, measured)
             channels_last = not isinstance(model, ZeroDCEPP) or next(model.parameters()).is_cuda
         if inference:
@@ -336,8 +334,6 @@ class FastEnhancer(nn.Module):
             self._curves = torch.compile(_own_copy(upsample_and_apply_curves), dynamic=dynamic)
         if compile:
             options: dict[str, Any] = {}
-            if inference:
-                options["freezing"] = True
             if cuda_graphs:
                 options["triton.cudagraphs"] = True
             # A private copy of the method's code: Dynamo keys its cache on the code object, so every
@@ -367,40 +363,49 @@ class FastEnhancer(nn.Module):
     def _curve_maps(self, x: Tensor) -> tuple[Tensor, bool]:
         """The α maps at estimation resolution and the bilinear convention to up-sample them with."""
         m = self.model
-        h, w = x.shape[-2:]
         side = self.curve_max_side
-        if side is not None and max(h, w) > side:
-            ratio = side / max(h, w)
-            small = (max(1, round(h * ratio)), max(1, round(w * ratio)))
-            low = F.interpolate(x, size=small, mode="bilinear", align_corners=False, antialias=True)
-            return m.gated_curves(x, low, self._in_precision(m._estimate)), False
+        if side is not None and max(x.shape[-2:]) > side:
+            low = m.curve_input(x, side)
+            return m.gated_curves(x, low, self._in_precision(m.predict_curves)), False
         if isinstance(m, ZeroDCEPP) and m.scale_factor != 1:
             gate = m.exposure_gate
             if gate is not None and gate.config.darken and getattr(gate.config, "darken_scale", 1) > 1:
                 # The gate's darkening pass resamples the network's input itself: give it the full image
                 # and the model's own estimator, as the eager model does (α comes back at full size).
-                return m.gated_curves(x, x, self._in_precision(m._estimate)), False
-            s = m.scale_factor
-            if h >= s and w >= s:
-                low = F.interpolate(x, scale_factor=1 / s, mode="bilinear", align_corners=False)
-            else:
-                low = F.interpolate(x, size=(max(1, int(h / s)), max(1, int(w / s))), mode="bilinear")
-            return m.gated_curves(x, low, self._in_precision(m._net)), True
-        return m.gated_curves(x, x, self._in_precision(m._net)), False
+                return m.gated_curves(x, x, self._in_precision(m.predict_curves)), False
+            return m.gated_curves(x, m.scaled_input(x), self._in_precision(m.network)), True
+        return m.gated_curves(x, x, self._in_precision(m.network)), False
 
     def _enhance(self, x: Tensor) -> Tensor:
         alpha, align = self._curve_maps(x)
         it = self.model.iterations
         if self.fuse_curves:
-            return self._curves(x, alpha, iterations=it, align_corners=align)
+            # a tracer (TorchScript, ONNX) cannot run the separately compiled curve function: it gets the same math
+            curves = upsample_and_apply_curves if torch.jit.is_tracing() else self._curves
+            return curves(x, alpha, iterations=it, align_corners=align)
         if alpha.shape[-2:] != x.shape[-2:]:
             alpha = F.interpolate(alpha, size=x.shape[-2:], mode="bilinear", align_corners=align)
         return upsample_and_apply_curves(x, alpha.to(x.dtype), iterations=it)
 
+    def _compile_config(self) -> AbstractContextManager[Any]:
+        """Inductor's settings while the compiled function runs (and compiles, at a new shape).
+
+        With ``inference`` the weights are frozen into the graph: constant-folded, pre-packed for
+        oneDNN on CPU, and each convolution fused with its ReLU (or sum) into one call. Passing
+        ``options={"freezing": True}`` to ``torch.compile`` does not do this (measured: the graph kept
+        plain ``aten::mkldnn_convolution`` calls); the global setting, patched here, does.
+        """
+        if not self.inference:
+            return nullcontext()
+        import torch._inductor.config as inductor_config
+
+        return inductor_config.patch(freezing=True)
+
     def _run(self, x: Tensor) -> Tensor:
         if self._compiled is not None:
             try:
-                return self._compiled(x)
+                with self._compile_config():
+                    return self._compiled(x)
             except _compile_errors() as exc:  # no C++ compiler, unsupported op...: fall back once, loudly
                 warnings.warn(f"torch.compile failed, running eagerly instead: {exc}", RuntimeWarning, stacklevel=3)
                 self._compiled = None
@@ -429,19 +434,6 @@ class FastEnhancer(nn.Module):
         graph.replay()
         return static_out.clone()
 
-    def _check_values(self, x: Tensor) -> None:
-        """One read of the image (aminmax) instead of two: NaN propagates to the extremes, ±inf is out of range."""
-        with torch.no_grad():
-            lo, hi = torch.aminmax(x.detach())
-            lo_f, hi_f = float(lo), float(hi)
-        if math.isnan(lo_f) or math.isnan(hi_f) or math.isinf(lo_f) or math.isinf(hi_f):
-            raise ImageValueError(
-                "image holds NaN or infinite values. Clean it first, e.g. `torch.nan_to_num(x).clamp(0, 1)`."
-            )
-        if lo_f < -_RANGE_SLACK or hi_f > 1 + _RANGE_SLACK:
-            hint = " It looks like a 0-255 image: divide it by 255." if hi_f > 2 else " Clamp it with `x.clamp(0, 1)`."
-            raise ImageValueError(f"image must hold values in [0, 1], found [{lo_f:.4g}, {hi_f:.4g}].{hint}")
-
     def forward(self, x: Tensor) -> Tensor:
         """Enhance an image.
 
@@ -453,7 +445,7 @@ class FastEnhancer(nn.Module):
         """
         x4, unbatched = check_image(x, check_values=False)
         if self.model.validate and not is_tracing():
-            self._check_values(x4)
+            check_values_once(x4)
         p = next(self.model.parameters())
         if p.device != x4.device:
             raise DeviceError(
@@ -472,23 +464,13 @@ class FastEnhancer(nn.Module):
         )
 
 
-def optimize(
-    model: nn.Module,
-    *,
-    compile: bool = True,
-    channels_last: bool | None = None,
-    precision: str = "auto",
-    dtype: torch.dtype | None = None,
-    cuda_graphs: bool = False,
-    fuse_curves: bool = True,
-    curve_max_side: int | None = None,
-    inference: bool = True,
-    dynamic: bool | None = False,
-) -> FastEnhancer:
+def optimize(model: nn.Module, **options: Any) -> FastEnhancer:
     """Wrap a ZeroDCE / ZeroDCEPP model for fast inference, every optimisation a switch.
 
     Args:
         model: a :class:`~dce_transforms.ZeroDCE` or :class:`~dce_transforms.ZeroDCEPP`, on its target device.
+        **options: the keyword arguments of :class:`FastEnhancer`, all optional:
+
         compile: ``torch.compile`` the whole enhancement (Inductor; needs a C++ compiler on CPU,
             Triton on CUDA). The first call per input shape compiles (tens of seconds on a small
             CPU); if compilation fails the wrapper warns and runs eagerly. With ``inference`` the
@@ -524,15 +506,4 @@ def optimize(
         >>> bool((fast(x) - model(x)).abs().max() < 1e-5)
         True
     """
-    return FastEnhancer(
-        model,
-        compile=compile,
-        channels_last=channels_last,
-        precision=precision,
-        dtype=dtype,
-        cuda_graphs=cuda_graphs,
-        fuse_curves=fuse_curves,
-        curve_max_side=curve_max_side,
-        inference=inference,
-        dynamic=dynamic,
-    )
+    return FastEnhancer(model, **options)

@@ -32,11 +32,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .convert import LUMA
 from .errors import ConfigError
 
 __all__ = ["GateConfig", "ExposureGate", "log_average_luminance"]
 
-_LUMA = (0.299, 0.587, 0.114)
 
 
 def log_average_luminance(x: Tensor, *, eps: float = 0.01) -> Tensor:
@@ -48,7 +48,7 @@ def log_average_luminance(x: Tensor, *, eps: float = 0.01) -> Tensor:
     """
     if x.dtype != torch.float64:
         x = x.float()
-    y = _LUMA[0] * x[:, 0] + _LUMA[1] * x[:, 1] + _LUMA[2] * x[:, 2]
+    y = LUMA[0] * x[:, 0] + LUMA[1] * x[:, 1] + LUMA[2] * x[:, 2]
     return torch.exp(torch.log(y.clamp(min=0) + eps).mean(dim=(-2, -1)))
 
 

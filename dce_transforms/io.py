@@ -1,24 +1,23 @@
 """Image and file helpers shared by the command-line tools: listing, reading, atomic writing.
 
 OpenCV (and Pillow, for image headers and EXIF) are imported when first needed, so importing
-:mod:`dce_transforms` stays light.
+:mod:`dce_transforms` stays light. :func:`image_to_tensor` and :func:`tensor_to_image` live in
+:mod:`dce_transforms.convert` (with the library's one rounding rule) and are importable from here too.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import Tensor
 
+from ._files import atomic_path
+from ._files import glob_escape as glob_escape  # re-exported: importable from here as before
+from .convert import image_to_tensor, quantize_array, tensor_to_image
 from .errors import DCEError
 
 __all__ = [
@@ -205,7 +204,7 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
             img = np.clip(np.nan_to_num(img.astype(np.float32)), 0, 1)
             alpha = None if alpha is None else np.clip(np.nan_to_num(alpha.astype(np.float32)), 0, 1)
         else:
-            img = (np.clip(img.astype(np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
+            img = quantize_array(img.astype(np.float32))
             alpha = None
     if orientation != 1:
         img = _orient(img, orientation)
@@ -224,89 +223,6 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
         ImageReadError: the file is missing or is not a decodable image.
     """
     return load_image(path, max_pixels=max_pixels).rgb
-
-
-def image_to_tensor(img: np.ndarray) -> Tensor:
-    """RGB ``HWC`` uint8/uint16/float array to a float32 ``(3, H, W)`` tensor in [0, 1]."""
-    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(img.dtype, 1.0)
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(scale).clamp_(0, 1)
-
-
-def tensor_to_image(t: Tensor, dtype: np.dtype | type = np.uint8) -> np.ndarray:
-    """``(3, H, W)`` tensor in [0, 1] to an RGB ``HWC`` array of ``dtype`` (uint8 or uint16 rounded; float32)."""
-    if np.dtype(dtype).kind == "f":
-        return t.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float32)
-    scale = 65535.0 if np.dtype(dtype) == np.uint16 else 255.0
-    arr = t.detach().float().clamp(0, 1).mul(scale).add_(0.5).floor_().permute(1, 2, 0).cpu().numpy()
-    return arr.astype(dtype)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. EPERM: the process exists but belongs to someone else
-        return True
-    return True
-
-
-class atomic_path:
-    """Context manager giving a temporary path beside ``target``, moved onto it only on success.
-
-    The temporary file is named ``.STEM.tmp-PID-XXXX.SUFFIX``; leftovers of killed runs (their
-    process no longer exists) are removed the next time the same target is written.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> with tempfile.TemporaryDirectory() as name:
-        ...     d = pathlib.Path(name)
-        ...     with atomic_path(d / "a.txt") as tmp:
-        ...         _ = tmp.write_text("hi")
-        ...     (d / "a.txt").read_text()
-        'hi'
-    """
-
-    def __init__(self, target: str | os.PathLike[str]) -> None:
-        self.target = Path(target)
-
-    def _clean_stale(self) -> None:
-        pattern = re.compile(rf"^\.{re.escape(self.target.stem)}\.tmp-(\d+)-[^/]*{re.escape(self.target.suffix)}$")
-        try:
-            candidates = list(self.target.parent.glob(f".{glob_escape(self.target.stem)}.tmp-*"))
-        except OSError:
-            return
-        for f in candidates:
-            m = pattern.match(f.name)
-            if m and not _pid_alive(int(m.group(1))):
-                with contextlib.suppress(OSError):
-                    f.unlink()
-
-    def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self._clean_stale()
-        fd, name = tempfile.mkstemp(prefix=f".{self.target.stem}.tmp-{os.getpid()}-", suffix=self.target.suffix,
-                                    dir=self.target.parent)
-        os.close(fd)
-        # mkstemp creates the file private (0600); give the final file the usual permissions (0666 & ~umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(name, 0o666 & ~umask)
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.target)
-        elif self.tmp.exists():
-            self.tmp.unlink()
-
-
-def glob_escape(text: str) -> str:
-    """``text`` with the glob metacharacters ``*?[`` escaped."""
-    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def _insert_exif(jpeg: bytes, exif: bytes) -> bytes:
@@ -351,7 +267,7 @@ def write_image(path: str | os.PathLike[str], img: np.ndarray, *, quality: int =
     if ext in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     if bgr.dtype.kind == "f" and ext not in (".tif", ".tiff"):
-        bgr = (np.clip(bgr, 0, 1) * 255 + 0.5).astype(np.uint8)  # only TIFF stores float pixels
+        bgr = quantize_array(bgr)  # only TIFF stores float pixels
     try:
         ok, buf = cv2.imencode(path.suffix, bgr, params)
     except cv2.error:

@@ -25,7 +25,7 @@ Reference:
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +39,8 @@ __all__ = [
     "color_constancy_loss",
     "illumination_smoothness_loss",
     "zero_reference_loss",
+    "authors_tv_weight",
+    "AUTHORS_TV_WEIGHT",
     "SpatialConsistencyLoss",
     "ExposureControlLoss",
     "ColorConstancyLoss",
@@ -226,20 +228,37 @@ def illumination_smoothness_loss(alpha: Tensor, *, form: Form = "authors") -> Te
         return g.sum(1).mean() / n
 
 
+#: The authors' illumination-smoothness (TV) weight of each model, at their training resolution
+#: (Zero-DCE: 256 px crops, Zero-DCE++: 512 px); ``dce-train`` rescales it to its ``--crop``.
+AUTHORS_TV_WEIGHT: dict[str, float] = {"zero-dce": 200.0, "zero-dce++": 1600.0}
+
+
+def authors_tv_weight(source: nn.Module | Tensor | str) -> float:
+    """The authors' TV weight for a model name, a model, or (when nothing else is known) its curve maps.
+
+    A ``ZeroDCEPP`` (or ``"zero-dce++"``) gets 1600 and every other model 200, whatever its
+    ``iterations``. Curve maps alone are ambiguous: 3 channels are read as Zero-DCE++'s shared map
+    (1600), which is wrong for ``ZeroDCE(iterations=1)``; pass the model to be exact.
+
+    Example:
+        >>> from dce_transforms import ZeroDCE
+        >>> authors_tv_weight(ZeroDCE(weights=None, iterations=1)), authors_tv_weight("zero-dce++")
+        (200.0, 1600.0)
+    """
+    if isinstance(source, str):
+        if source not in AUTHORS_TV_WEIGHT:
+            raise ConfigError(f"unknown model {source!r}: choose from {', '.join(AUTHORS_TV_WEIGHT)}.")
+        return AUTHORS_TV_WEIGHT[source]
+    if isinstance(source, Tensor):
+        return AUTHORS_TV_WEIGHT["zero-dce++" if source.shape[-3] == 3 else "zero-dce"]
+    from .models import ZeroDCEPP  # models imports nothing from here; lazily all the same
+
+    inner = getattr(source, "model", source)  # a wrapper (FastEnhancer, LowResCurves) holds the model
+    return AUTHORS_TV_WEIGHT["zero-dce++" if isinstance(inner, ZeroDCEPP) else "zero-dce"]
+
+
 def zero_reference_loss(
-    enhanced: Tensor,
-    original: Tensor,
-    alpha: Tensor,
-    *,
-    mask: Tensor | None = None,
-    spa_weight: float = 1.0,
-    exp_weight: float = 10.0,
-    col_weight: float = 5.0,
-    tv_weight: float | None = None,
-    exposure_patch: int = 16,
-    spatial_patch: int = 4,
-    well_exposed: float = 0.6,
-    form: Form = "authors",
+    enhanced: Tensor, original: Tensor, alpha: Tensor, *, mask: Tensor | None = None, **options: Any
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Weighted sum of the four zero-reference losses.
 
@@ -247,24 +266,15 @@ def zero_reference_loss(
         enhanced, original: ``(B, 3, H, W)`` images.
         alpha: the curve maps that produced ``enhanced``.
         mask: optional ``(B, 1, H, W)`` validity mask for the exposure, spatial and colour terms.
-        tv_weight: weight of illumination smoothness; ``None`` picks the authors' value from the
-            curve maps: 1600 for a single shared map (Zero-DCE++), 200 otherwise (Zero-DCE).
+        **options: the weights and settings of :class:`ZeroReferenceLoss` (``spa_weight=1``,
+            ``exp_weight=10``, ``col_weight=5``, ``tv_weight=None``: :func:`authors_tv_weight` of
+            ``alpha``; ``exposure_patch=16``, ``spatial_patch=4``, ``well_exposed=0.6``, ``form="authors"``).
 
     Returns:
         ``(total, terms)`` with ``terms`` holding the weighted contributions ``spa``, ``exp``,
         ``col`` and ``tv`` (they sum to ``total``).
     """
-    if tv_weight is None:
-        tv_weight = 1600.0 if alpha.shape[1] == 3 else 200.0
-    terms = {
-        "spa": spa_weight * spatial_consistency_loss(enhanced, original, patch_size=spatial_patch, mask=mask, form=form),
-        "exp": exp_weight
-        * exposure_control_loss(enhanced, patch_size=exposure_patch, well_exposed=well_exposed, mask=mask, form=form),
-        "col": col_weight * color_constancy_loss(enhanced, mask=mask, form=form),
-        "tv": tv_weight * illumination_smoothness_loss(alpha, form=form),
-    }
-    total = terms["spa"] + terms["exp"] + terms["col"] + terms["tv"]
-    return total, terms
+    return ZeroReferenceLoss(**options)(enhanced, original, alpha, mask)
 
 
 class SpatialConsistencyLoss(nn.Module):
@@ -355,20 +365,25 @@ class ZeroReferenceLoss(nn.Module):
             form,
         )
 
+    @classmethod
+    def for_model(cls, model: nn.Module | str, **options: Any) -> ZeroReferenceLoss:
+        """The loss with the authors' TV weight of ``model`` (:func:`authors_tv_weight`), other options as given."""
+        options.setdefault("tv_weight", authors_tv_weight(model))
+        return cls(**options)
+
     def forward(
         self, enhanced: Tensor, original: Tensor, alpha: Tensor, mask: Tensor | None = None
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        return zero_reference_loss(
-            enhanced,
-            original,
-            alpha,
-            mask=mask,
-            spa_weight=self.spa_weight,
-            exp_weight=self.exp_weight,
-            col_weight=self.col_weight,
-            tv_weight=self.tv_weight,
-            exposure_patch=self.exposure_patch,
-            spatial_patch=self.spatial_patch,
-            well_exposed=self.well_exposed,
-            form=self.form,
-        )
+        form, mask_ = self.form, mask
+        tv_weight = authors_tv_weight(alpha) if self.tv_weight is None else self.tv_weight
+        spa = spatial_consistency_loss(enhanced, original, patch_size=self.spatial_patch, mask=mask_, form=form)
+        exp = exposure_control_loss(enhanced, patch_size=self.exposure_patch, well_exposed=self.well_exposed,
+                                    mask=mask_, form=form)
+        terms = {
+            "spa": self.spa_weight * spa,
+            "exp": self.exp_weight * exp,
+            "col": self.col_weight * color_constancy_loss(enhanced, mask=mask_, form=form),
+            "tv": tv_weight * illumination_smoothness_loss(alpha, form=form),
+        }
+        total = terms["spa"] + terms["exp"] + terms["col"] + terms["tv"]
+        return total, terms

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_image
-from .errors import ImageShapeError
+from .errors import ConfigError, ImageShapeError
 from .losses import zero_reference_loss
 
 __all__ = [
@@ -165,7 +165,7 @@ def lightness_order_error(enhanced: Tensor, original: Tensor, *, size: int = 100
     e, o = _batched(enhanced, "enhanced"), _batched(original, "original")
     _same_shape(e, o, "enhanced and original")
     if size < 2:
-        raise ValueError(f"size must be at least 2, got {size}.")
+        raise ConfigError(f"size must be at least 2, got {size}.")
     le, lo = _lightness_small(e, size), _lightness_small(o, size)
     m = le.shape[1]
     out = []

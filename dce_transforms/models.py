@@ -18,7 +18,7 @@ import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -27,11 +27,11 @@ from torch import Tensor, nn
 from . import _pipeline
 from ._checks import check_image, is_tracing
 from ._weights import WeightsEntry, load_state_dict
-from .curves import apply_curves
+from .curves import apply_curves, le_curve
 from .errors import ConfigError, DeviceError, WeightsError
 from .gate import ExposureGate, GateConfig
 
-__all__ = ["ZeroDCE", "ZeroDCEPP", "WeightsArg", "GateArg", "OFFICIAL_SHA256"]
+__all__ = ["ZeroDCE", "ZeroDCEPP", "WeightsArg", "GateArg", "OFFICIAL_SHA256", "bounded_size", "dce_net_layers"]
 
 WeightsArg = str | os.PathLike | WeightsEntry | None
 #: ``"auto"`` (the gate registered with the weights, if any), ``None``/``False`` (off), ``True`` (the
@@ -44,8 +44,44 @@ OFFICIAL_SHA256 = {
     "zero_dce_pp": "ca8855b90df9a80fa4195a831f33d3476b1964f787eb70602797c773067f3b84",
 }
 
+_Model = TypeVar("_Model", bound="_CurveEstimator")
+
 _PAPER_DCE = "Guo et al., Zero-Reference Deep Curve Estimation for Low-Light Image Enhancement, CVPR 2020"
 _PAPER_DCEPP = "Li, Guo, Loy, Learning to Enhance Low-Light Image via Zero-Reference Deep Curve Estimation, TPAMI 2021"
+
+
+def bounded_size(h: int, w: int, max_side: int | None) -> tuple[int, int]:
+    """The size of the copy curves are estimated on: ``(h, w)`` scaled so the longer side is ``max_side``.
+
+    The one rule of the package (``curve_max_side``, :func:`~dce_transforms.fast.optimize`, the
+    training consistency term, the Ultralytics ``curve_side``): each side is rounded to the nearest
+    integer, at least 1; an image no larger than ``max_side`` (or ``max_side=None``) keeps its size.
+
+    Example:
+        >>> bounded_size(720, 1280, 512), bounded_size(100, 50, 512), bounded_size(3, 1000, 64)
+        ((288, 512), (100, 50), (1, 64))
+    """
+    side = max(h, w)
+    if max_side is None or side <= max_side:
+        return h, w
+    ratio = max_side / side
+    return max(1, round(h * ratio)), max(1, round(w * ratio))
+
+
+def dce_net_layers(conv: Callable[[int, int], nn.Module], out_channels: int, width: int = 32) -> dict[str, nn.Module]:
+    """DCE-Net's seven layers ``conv1`` ... ``conv7``, each built by ``conv(in_channels, out_channels)``.
+
+    Inputs: 3 channels, then ``width``; the last three layers read a skip concatenation of two
+    ``width``-channel maps (3-4, 2-5, 1-6); the last writes ``out_channels`` (``3·iterations`` for
+    Zero-DCE, 3 for Zero-DCE++).
+
+    Example:
+        >>> [tuple(m.weight.shape) for m in dce_net_layers(lambda i, o: nn.Conv2d(i, o, 3), 24).values()][-2:]
+        [(32, 64, 3, 3), (24, 64, 3, 3)]
+    """
+    c = width
+    shapes = [(3, c), (c, c), (c, c), (c, c), (2 * c, c), (2 * c, c), (2 * c, out_channels)]
+    return {f"conv{i}": conv(cin, cout) for i, (cin, cout) in enumerate(shapes, 1)}
 
 
 class _SeparableConv(nn.Module):
@@ -94,7 +130,7 @@ class _CurveEstimator(nn.Module):
 
     # -- network -----------------------------------------------------------------------------
     def _nhwc_input(self, x: Tensor) -> bool:
-        """Whether :meth:`_net` runs on a channels-last copy of ``x``: Zero-DCE's dense 3×3 convolutions on
+        """Whether :meth:`network` runs on a channels-last copy of ``x``: Zero-DCE's dense 3×3 convolutions on
         the CPU (oneDNN; about 1.4× faster at 1280×720, same float32 results to rounding), eager only.
         Not Zero-DCE++ (NHWC depthwise convolutions are slower on CPU), not CUDA, not while tracing."""
         return (
@@ -105,7 +141,11 @@ class _CurveEstimator(nn.Module):
             and not is_tracing()
         )
 
-    def _net(self, x: Tensor) -> Tensor:
+    def network(self, x: Tensor) -> Tensor:
+        """DCE-Net alone: the α maps of ``x`` (any float ``(B, 3, H, W)``), at its resolution, no gate.
+
+        ``(B, 3·iterations, H, W)`` for Zero-DCE, ``(B, 3, H, W)`` for Zero-DCE++, in [-1, 1].
+        """
         nhwc = self._nhwc_input(x)
         if nhwc:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -117,6 +157,14 @@ class _CurveEstimator(nn.Module):
         x6 = F.relu(self.conv6(torch.cat([x2, x5], 1)))
         alpha = torch.tanh(self.conv7(torch.cat([x1, x6], 1)))
         return alpha.contiguous() if nhwc else alpha  # NCHW out, as the input came
+
+    def _build(self, conv: Callable[[int, int], nn.Module], out_channels: int, weights: WeightsArg,
+               gate: GateArg) -> None:
+        """Create the layers (:func:`dce_net_layers`), initialise them, load ``weights``, set the gate."""
+        for name, layer in dce_net_layers(conv, out_channels).items():
+            self.add_module(name, layer)
+        self._reset_parameters()
+        self._resolve_gate(gate, self._load_weights(weights))
 
     def _reset_parameters(self) -> None:
         for m in self.modules():
@@ -215,46 +263,61 @@ class _CurveEstimator(nn.Module):
         return alpha
 
     # -- curves ------------------------------------------------------------------------------
-    def _estimate(self, x: Tensor) -> Tensor:
-        """Curve maps at the resolution of ``x`` (subclasses override for scale_factor)."""
-        return self._net(x)
+    # The pipeline, one public step each: curve_input (bounded resolution) -> predict_curves (the
+    # network, Zero-DCE++'s scale_factor) -> gated_curves (exposure gate) -> apply_curves (up-sampling and
+    # the curve steps). forward, optimize() and the training consistency term all go through them.
+    def predict_curves(self, x: Tensor) -> Tensor:
+        """α maps of the network input ``x``, at its resolution (no gate); Zero-DCE++ overrides it for ``scale_factor``."""
+        return self.network(x)
+
+    def curve_size(self, h: int, w: int, max_side: int | None = None) -> tuple[int, int]:
+        """Size of the estimation copy of an ``h × w`` image (:func:`bounded_size`; ``max_side`` defaults to ``curve_max_side``)."""
+        return bounded_size(h, w, self.curve_max_side if max_side is None else max_side)
+
+    def curve_input(self, x: Tensor, max_side: int | None = None) -> Tensor:
+        """``x`` down-scaled to :meth:`curve_size` (bilinear, antialiased), or ``x`` itself when it is not larger."""
+        side = self.curve_max_side if max_side is None else max_side
+        if side is None or max(x.shape[-2:]) <= side:  # no int() of the sizes: they may be symbolic (export)
+            return x
+        size = self.curve_size(int(x.shape[-2]), int(x.shape[-1]), side)
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
     def _bounded(self, x: Tensor) -> bool:
         side = self.curve_max_side
         return side is not None and max(x.shape[-2:]) > side
 
-    def _estimate_low(self, x: Tensor) -> Tensor:
-        """α maps at the estimation resolution (bounded by ``curve_max_side`` when set)."""
-        p = next(self.parameters())
-        net_in = x if torch.is_autocast_enabled(x.device.type) else x.to(p.dtype)
-        if self._bounded(x):
-            h, w = x.shape[-2:]
-            ratio = self.curve_max_side / max(h, w)  # type: ignore[operator]
-            small = (max(1, round(h * ratio)), max(1, round(w * ratio)))
-            net_in = F.interpolate(net_in, size=small, mode="bilinear", align_corners=False, antialias=True)
-        return self.gated_curves(x, net_in, self._estimate)
+    def estimate_curves(self, x: Tensor, *, full_resolution: bool = True) -> Tensor:
+        """Predict the (gated) α maps of a checked ``(B, 3, H, W)`` image.
 
-    def estimate_curves(self, x: Tensor) -> Tensor:
-        """Predict the α maps for a checked ``(B, 3, H, W)`` image, at its full resolution."""
-        alpha = self._estimate_low(x)
+        Args:
+            x: the image.
+            full_resolution: up-sample the maps to ``x``'s size (in ``x``'s dtype); ``False`` returns
+                them at the estimation resolution (:meth:`curve_input`), for :meth:`apply_curves`.
+        """
+        p = next(self.parameters())
+        net_in = x if torch.is_autocast_enabled(x.device.type) else x.to(p.dtype)  # the network's dtype
+        alpha = self.gated_curves(x, self.curve_input(net_in), self.predict_curves)
+        if not full_resolution:
+            return alpha
         if alpha.shape[-2:] != x.shape[-2:]:
             alpha = F.interpolate(alpha, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return alpha.to(x.dtype)
 
-    def _enhance_bounded(self, x: Tensor) -> Tensor:
-        """Bounded-resolution path without full-resolution α for all iterations at once.
+    def apply_curves(self, x: Tensor, alpha: Tensor) -> Tensor:
+        """Apply ``iterations`` curve steps with maps ``alpha`` (full resolution, or smaller: up-sampled).
 
-        Up-samples one 3-channel map per iteration, so the extra memory at full resolution is
-        one image-sized buffer instead of ``3·n`` channels.
+        Smaller maps are up-sampled bilinearly one iteration's 3 channels at a time, so the extra
+        memory at full resolution is one image-sized buffer instead of ``3·n`` channels.
         """
-        low = self._estimate_low(x)
         size = x.shape[-2:]
-        if low.shape[1] == 3:
-            a = F.interpolate(low, size=size, mode="bilinear", align_corners=False).to(x.dtype)
+        if alpha.shape[-2:] == size:
+            return apply_curves(x, alpha.to(x.dtype), iterations=self.iterations)
+        if alpha.shape[-3] == 3:
+            a = F.interpolate(alpha, size=size, mode="bilinear", align_corners=False).to(x.dtype)
             return apply_curves(x, a, iterations=self.iterations)
-        for i in range(low.shape[1] // 3):
-            a = F.interpolate(low[:, 3 * i : 3 * i + 3], size=size, mode="bilinear", align_corners=False).to(x.dtype)
-            x = x + a * x * (1 - x)
+        for i in range(alpha.shape[-3] // 3):
+            a = F.interpolate(alpha[:, 3 * i : 3 * i + 3], size=size, mode="bilinear", align_corners=False)
+            x = le_curve(x, a.to(x.dtype))
         return x
 
     def forward(self, x: Any, *targets: Any, return_curves: bool = False) -> Any:
@@ -296,7 +359,7 @@ class _CurveEstimator(nn.Module):
                 f"the image is on {x4.device} but the model is on {p.device}: move one, e.g. `model.to(x.device)`."
             )
         if not return_curves and self._bounded(x4):
-            y = self._enhance_bounded(x4)
+            y = self.apply_curves(x4, self.estimate_curves(x4, full_resolution=False))
             return y.squeeze(0) if unbatched else y
         alpha = self.estimate_curves(x4)
         y = apply_curves(x4, alpha, iterations=self.iterations)
@@ -353,6 +416,28 @@ class _CurveEstimator(nn.Module):
                 f"{sorted(own)[:3]}... with matching shapes; check that the checkpoint is for this model class."
             )
         self.load_state_dict(state)
+
+    @classmethod
+    def from_official(cls: type[_Model], path: str | os.PathLike, *, sha256: str | None = "auto", **kwargs: Any) -> _Model:
+        """Load the authors' released checkpoint (``Epoch99.pth`` of Zero-DCE or Zero-DCE++).
+
+        The authors' licence (CC BY-NC 4.0) forbids commercial use: this loader exists for
+        comparison and research, and the package never ships or defaults to these weights.
+
+        Args:
+            path: the authors' ``.pth`` file.
+            sha256: expected digest; ``"auto"`` checks the authors' release, ``None`` skips the check
+                (for checkpoints retrained with the authors' code).
+            **kwargs: passed to the constructor (e.g. ``curve_max_side``; Zero-DCE++: ``scale_factor``,
+                the authors use 1 or 12). Zero-DCE's checkpoint has 8 iterations: do not pass ``iterations``.
+        """
+        digest = OFFICIAL_SHA256[cls._official_name] if sha256 == "auto" else sha256
+        model = cls(weights=None, **kwargs)  # type: ignore[call-arg]  # the concrete classes take weights=
+        if model._alpha_channels() not in (3, 24):
+            raise WeightsError("the authors' Zero-DCE checkpoint has 8 iterations; do not pass iterations.")
+        model._load_checked(cls._official_to_ours(load_state_dict(path, sha256=digest)))
+        model.weights_name = f"official:{Path(path).name}"
+        return model
 
     @classmethod
     def _official_to_ours(cls, state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -423,37 +508,7 @@ class ZeroDCE(_CurveEstimator):
         exposure_gate: GateArg = "auto",
     ) -> None:
         super().__init__(iterations=iterations, curve_max_side=curve_max_side, validate=validate)
-        c = 32
-        self.conv1 = nn.Conv2d(3, c, 3, padding=1)
-        self.conv2 = nn.Conv2d(c, c, 3, padding=1)
-        self.conv3 = nn.Conv2d(c, c, 3, padding=1)
-        self.conv4 = nn.Conv2d(c, c, 3, padding=1)
-        self.conv5 = nn.Conv2d(2 * c, c, 3, padding=1)
-        self.conv6 = nn.Conv2d(2 * c, c, 3, padding=1)
-        self.conv7 = nn.Conv2d(2 * c, 3 * iterations, 3, padding=1)
-        self._reset_parameters()
-        self._resolve_gate(exposure_gate, self._load_weights(weights))
-
-    @classmethod
-    def from_official(cls, path: str | os.PathLike, *, sha256: str | None = "auto", **kwargs) -> ZeroDCE:
-        """Load the authors' released Zero-DCE checkpoint (``Epoch99.pth``).
-
-        The authors' licence (CC BY-NC 4.0) forbids commercial use: this loader exists for
-        comparison and research, and the package never ships or defaults to these weights.
-
-        Args:
-            path: the authors' ``.pth`` file.
-            sha256: expected digest; ``"auto"`` checks the authors' release, ``None`` skips the check
-                (for checkpoints retrained with the authors' code).
-            **kwargs: passed to the constructor (e.g. ``curve_max_side``).
-        """
-        digest = OFFICIAL_SHA256[cls._official_name] if sha256 == "auto" else sha256
-        model = cls(weights=None, **kwargs)
-        if model.iterations != 8:
-            raise WeightsError("the authors' Zero-DCE checkpoint has 8 iterations; do not pass iterations.")
-        model._load_checked(cls._official_to_ours(load_state_dict(path, sha256=digest)))
-        model.weights_name = f"official:{Path(path).name}"
-        return model
+        self._build(lambda cin, cout: nn.Conv2d(cin, cout, 3, padding=1), 3 * iterations, weights, exposure_gate)
 
 
 class ZeroDCEPP(_CurveEstimator):
@@ -509,47 +564,23 @@ class ZeroDCEPP(_CurveEstimator):
                 f"images), got {scale_factor!r}."
             )
         self.scale_factor = float(scale_factor)
-        c = 32
-        self.conv1 = _SeparableConv(3, c)
-        self.conv2 = _SeparableConv(c, c)
-        self.conv3 = _SeparableConv(c, c)
-        self.conv4 = _SeparableConv(c, c)
-        self.conv5 = _SeparableConv(2 * c, c)
-        self.conv6 = _SeparableConv(2 * c, c)
-        self.conv7 = _SeparableConv(2 * c, 3)
-        self._reset_parameters()
-        self._resolve_gate(exposure_gate, self._load_weights(weights))
+        self._build(_SeparableConv, 3, weights, exposure_gate)
 
-    def _estimate(self, x: Tensor) -> Tensor:
+    def scaled_input(self, x: Tensor) -> Tensor:
+        """``x`` down-scaled by ``scale_factor`` (bilinear, the authors' rule: each side ``floor(side / s)``)."""
         s = self.scale_factor
         if s == 1:
-            return self._net(x)
+            return x
         h, w = x.shape[-2:]
         if h >= s and w >= s:
-            low = F.interpolate(x, scale_factor=1 / s, mode="bilinear", align_corners=False)
-        else:
-            low = F.interpolate(x, size=(max(1, int(h / s)), max(1, int(w / s))), mode="bilinear", align_corners=False)
-        return F.interpolate(self._net(low), size=(h, w), mode="bilinear", align_corners=True)
+            return F.interpolate(x, scale_factor=1 / s, mode="bilinear", align_corners=False)
+        return F.interpolate(x, size=(max(1, int(h / s)), max(1, int(w / s))), mode="bilinear", align_corners=False)
 
-    @classmethod
-    def from_official(
-        cls, path: str | os.PathLike, *, scale_factor: float = 1.0, sha256: str | None = "auto", **kwargs
-    ) -> ZeroDCEPP:
-        """Load the authors' released Zero-DCE++ checkpoint (``Epoch99.pth``).
-
-        Non-commercial licence (CC BY-NC 4.0): for comparison only, never shipped or a default.
-
-        Args:
-            path: the authors' ``.pth`` file.
-            scale_factor: down-scaling factor for curve estimation (the authors use 1 or 12).
-            sha256: expected digest; ``"auto"`` checks the authors' release, ``None`` skips the check.
-            **kwargs: passed to the constructor.
-        """
-        digest = OFFICIAL_SHA256[cls._official_name] if sha256 == "auto" else sha256
-        model = cls(weights=None, scale_factor=scale_factor, **kwargs)
-        model._load_checked(cls._official_to_ours(load_state_dict(path, sha256=digest)))
-        model.weights_name = f"official:{Path(path).name}"
-        return model
+    def predict_curves(self, x: Tensor) -> Tensor:
+        """α of ``x``: the network on :meth:`scaled_input`, up-sampled back with corners aligned (as the authors do)."""
+        if self.scale_factor == 1:
+            return self.network(x)
+        return F.interpolate(self.network(self.scaled_input(x)), size=x.shape[-2:], mode="bilinear", align_corners=True)
 
     def extra_repr(self) -> str:
         return f"scale_factor={self.scale_factor}, " + super().extra_repr()

@@ -26,7 +26,7 @@ __all__ = ["get_model", "list_models", "list_weights", "model_class"]
 
 _MODELS: dict[str, type[_CurveEstimator]] = {"zero-dce": ZeroDCE, "zero-dce++": ZeroDCEPP}
 _ALIASES = {"zerodce": "zero-dce", "zero_dce": "zero-dce", "zerodcepp": "zero-dce++", "zero_dce_pp": "zero-dce++",
-            "zero-dce-pp": "zero-dce++", "zero_dce++": "zero-dce++"}
+            "zero-dce-pp": "zero-dce++", "zero_dce++": "zero-dce++", "zerodce++": "zero-dce++"}
 
 
 def model_class(name: str) -> type[_CurveEstimator]:

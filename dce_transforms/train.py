@@ -1,28 +1,14 @@
-"""``dce-train``: zero-reference training of ZeroDCE / ZeroDCEPP on any folder of images.
+"""Zero-reference training of ZeroDCE / ZeroDCEPP on any folder of images: the library behind ``dce-train``.
 
-No paired data is needed: the four zero-reference losses drive the curve estimator.
-The default recipe is the authors': Adam, lr 1e-4, weight decay 1e-4, batch 8, gradient
-clipping at 0.1, 256×256 inputs, loss weights spa 1 / exp 10 / col 5 / TV 200 at 256 px (Zero-DCE++: 1600 at
-512 px); the TV weight is rescaled to the training resolution (``default_tv_weight``).
-
-Multi-GPU (or multi-process CPU) training runs through ``torchrun``::
-
-    torchrun --nproc_per_node 2 -m dce_transforms.train DATA --out runs/ddp
-
-Example:
-    dce-train ../shared/data/train/sice --model zero-dce --epochs 100 --out runs/zero_dce
-
-Every option is checked before any work (the message gives the valid range). An ``--out`` that
-already holds a run is refused unless ``--resume`` or ``--overwrite`` is given. Ctrl-C stops after
-the current step and saves ``OUT/last.pt``; ``--resume OUT/last.pt`` continues from there.
-
-Exit status: 0 trained, 1 a write failed during training (e.g. disk full), 2 usage errors,
-130 interrupted (checkpoint saved).
+:class:`TrainConfig` holds every option (the command line maps onto it one to one), :func:`check_config`
+checks them all before any work, and :func:`train` runs the authors' recipe (Adam, lr 1e-4, weight decay
+1e-4, batch 8, gradient clipping at 0.1, 256×256 inputs, the four zero-reference losses with the TV weight
+rescaled to the training resolution, :func:`default_tv_weight`), single-process or under ``torchrun``.
+The command line is :mod:`dce_transforms.cli.dce_train`.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import os
@@ -43,17 +29,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from ._cli import EXIT_INTERRUPTED, HelpFormatter, check_writable_dir, describe_os_error, finite_range, parse_args
 from ._weights import save_state_dict
-from .curves import apply_curves
-from .errors import ConfigError, DCEError, WeightsError
+from .cli._common import check_writable_dir, finite_range, resolve_train_device
+from .errors import ConfigError, WeightsError
 from .io import DEFAULT_MAX_PIXELS, ImageReadError, atomic_path, image_to_tensor, list_images, read_image
-from .losses import ZeroReferenceLoss
+from .losses import AUTHORS_TV_WEIGHT, ZeroReferenceLoss
 from .models import _CurveEstimator
 from .registry import get_model, list_models
 
 __all__ = ["TrainConfig", "TrainingInterrupted", "ImageFolderDataset", "build_model", "check_config", "default_tv_weight",
-           "scale_consistency_loss", "train", "main"]
+           "scale_consistency_loss", "train"]
 
 #: Files of a finished or running training run; an --out holding one is not reused without --resume or --overwrite.
 RUN_FILES = ("final.safetensors", "last.pt", "log.csv")
@@ -62,7 +47,8 @@ RUN_FILES = ("final.safetensors", "last.pt", "log.csv")
 MODELS = list_models()
 
 # The authors' illumination-smoothness weight and the square input size it was tuned for.
-AUTHORS_TV = {"zero-dce": (200.0, 256), "zero-dce++": (1600.0, 512)}
+#: The authors' TV weight (:data:`~dce_transforms.losses.AUTHORS_TV_WEIGHT`) and the crop it was used at.
+AUTHORS_TV = {"zero-dce": (AUTHORS_TV_WEIGHT["zero-dce"], 256), "zero-dce++": (AUTHORS_TV_WEIGHT["zero-dce++"], 512)}
 
 
 def default_tv_weight(model: str, crop: int) -> float:
@@ -166,7 +152,7 @@ def check_config(cfg: TrainConfig) -> None:
             f"--scale-consistency must be >= 0 and --consistency-scales MIN MAX must satisfy 1 <= MIN <= MAX; "
             f"got {cfg.scale_consistency} and {lo} {hi}."
         )
-    _resolve_device(cfg.device)
+    resolve_train_device(cfg.device)
     if cfg.exclude_list and not Path(cfg.exclude_list).is_file():
         raise ConfigError(f"--exclude-list {str(cfg.exclude_list)!r} is not a file; give a text file of names, one a line.")
     if cfg.val and not Path(cfg.val).is_dir():
@@ -190,23 +176,6 @@ def check_config(cfg: TrainConfig) -> None:
                 f"--out {str(out)!r} already holds a training run ({', '.join(held)}): continue it with --resume "
                 f"{str(out / 'last.pt')!r}, replace it with --overwrite, or choose another --out."
             )
-
-
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError) as err:
-        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}.") from err
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("--device cuda was given but CUDA is not available here; use --device cpu (or auto).")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here.")
-    elif device.type != "cpu":
-        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}.")
-    return device
 
 
 def _load_resume(path: str, model: nn.Module, optimizer: torch.optim.Optimizer, scaler) -> tuple[int, int]:
@@ -354,17 +323,21 @@ def _worker_init(worker_id: int) -> None:
 def scale_consistency_loss(net: nn.Module, x: Tensor, y: Tensor, *, scale: float, iterations: int) -> Tensor:
     """Mean squared difference between bounded-resolution and full-resolution enhancement.
 
-    The curve maps are estimated on ``x`` down-scaled by ``scale`` (bilinear with antialiasing,
-    exactly as ``curve_max_side`` does at inference), up-sampled bilinearly and applied to ``x``;
-    the result is compared with ``y``, the full-resolution output, which is the target (detached).
-    Training with this term makes ``curve_max_side`` agree better with full-resolution enhancement.
+    The curve maps are estimated on ``x`` down-scaled by ``scale`` exactly as ``curve_max_side`` does
+    at inference (the model's :meth:`~dce_transforms.ZeroDCE.curve_input`, longer side
+    ``max(8, round(side / scale))``), then up-sampled and applied to ``x`` by the model's
+    :meth:`~dce_transforms.ZeroDCE.apply_curves`; the result is compared with ``y``, the full-resolution
+    output, which is the target (detached). Training with this term makes ``curve_max_side`` agree
+    better with full-resolution enhancement. ``iterations`` must be the model's.
     """
-    h, w = x.shape[-2:]
-    small = (max(8, round(h / scale)), max(8, round(w / scale)))
-    x_small = F.interpolate(x, size=small, mode="bilinear", align_corners=False, antialias=True)
+    core = _unwrap(net)
+    if not isinstance(core, _CurveEstimator):
+        raise ConfigError(f"the scale-consistency term needs a ZeroDCE or ZeroDCEPP model, got {type(core).__name__}.")
+    if iterations != core.iterations:
+        raise ConfigError(f"iterations={iterations} but the model applies {core.iterations} curve steps.")
+    x_small = core.curve_input(x, max(8, round(max(x.shape[-2:]) / scale)))
     _, alpha_small = net(x_small, return_curves=True)
-    alpha_up = F.interpolate(alpha_small.float(), size=(h, w), mode="bilinear", align_corners=False)
-    y_bounded = apply_curves(x.float(), alpha_up, iterations=iterations)
+    y_bounded = core.apply_curves(x.float(), alpha_small.float())
     return F.mse_loss(y_bounded, y.detach().float())
 
 
@@ -404,7 +377,7 @@ def train(cfg: TrainConfig) -> Path:
     """
     check_config(cfg)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    device = _resolve_device(cfg.device)
+    device = resolve_train_device(cfg.device)
     rank, world = 0, 1
     if distributed:
         backend = "nccl" if device.type == "cuda" else "gloo"
@@ -506,13 +479,8 @@ def train(cfg: TrainConfig) -> Path:
             "epoch": epoch,
             "config": {k: (v if not isinstance(v, list) else list(v)) for k, v in vars(cfg).items()},
         }
-        tmp = out / f".{tag}.pt.tmp"
-        try:
+        with atomic_path(out / f"{tag}.pt") as tmp:  # usual permissions; the temporary is removed on failure
             torch.save(state, tmp)
-            os.replace(tmp, out / f"{tag}.pt")
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         return out / f"{tag}.pt"
 
     progress = None
@@ -621,101 +589,3 @@ def train(cfg: TrainConfig) -> Path:
         dist.barrier()
         dist.destroy_process_group()
     return final
-
-
-def _parser() -> argparse.ArgumentParser:
-    d = TrainConfig(data=[])
-    p = argparse.ArgumentParser(prog="dce-train", description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("data", nargs="+", help="folders (searched recursively) or files of training images")
-    p.add_argument("--out", default=d.out, help="output folder for checkpoints and logs (default %(default)s)")
-    p.add_argument("--model", choices=sorted(MODELS), default=d.model, help="model to train (default %(default)s)")
-    p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training images (default %(default)s)")
-    p.add_argument("--max-steps", type=int, default=None, metavar="N",
-                   help="stop after N optimiser steps (default %(default)s: run every epoch)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="images per step and process (default %(default)s)")
-    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (default %(default)s)")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="Adam weight decay (default %(default)s)")
-    p.add_argument("--grad-clip", type=float, default=d.grad_clip,
-                   help="clip the gradient norm to this value, inf: no clipping (default %(default)s)")
-    p.add_argument("--crop", type=int, default=d.crop, help="training resolution, square, in px (default %(default)s)")
-    p.add_argument("--min-scale", type=float, default=d.min_scale,
-                   help="smallest random crop, as a fraction of the short side (default %(default)s)")
-    p.add_argument("--workers", type=int, default=d.workers, help="DataLoader worker processes (default %(default)s)")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of initialisation, crops and order (default %(default)s)")
-    p.add_argument("--save-every", type=int, default=d.save_every, metavar="N",
-                   help="write last.pt every N steps, 0: only at the end (default %(default)s)")
-    p.add_argument("--log-every", type=int, default=d.log_every, metavar="N",
-                   help="write a log.csv row every N steps (default %(default)s)")
-    p.add_argument("--resume", default=None, metavar="LAST.pt",
-                   help="continue from a last.pt checkpoint; Ctrl-C saves one and the message names it "
-                        "(default %(default)s: a new run)")
-    p.add_argument("--exclude-list", default=None, metavar="FILE",
-                   help="text file of file names (or paths) to leave out, one a line (default %(default)s)")
-    p.add_argument("--init-weights", default=None, metavar="WEIGHTS",
-                   help="start from these weights, a safetensors file or a registered name "
-                        "(default %(default)s: random initialisation)")
-    p.add_argument("--val", default=None, metavar="FOLDER",
-                   help="validation folder scored after each epoch (default %(default)s: no validation)")
-    p.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N (default %(default)s)")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="mixed precision (default %(default)s: on with CUDA, off on the CPU)")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=d.channels_last,
-                   help="channels-last memory format (default %(default)s)")
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d.compile,
-                   help="torch.compile the model (default %(default)s)")
-    p.add_argument("--scale-factor", type=float, default=d.scale_factor,
-                   help="zero-dce++ curve estimation scale (default %(default)s)")
-    p.add_argument("--tv-weight", type=float, default=None,
-                   help="illumination-smoothness weight (default %(default)s: the authors' 200 at 256 px (zero-dce) "
-                        "or 1600 at 512 px (zero-dce++), scaled by (crop / that size)^2, which keeps their "
-                        "smoothness at any --crop)")
-    p.add_argument("--loss-form", choices=["authors", "paper"], default=d.loss_form,
-                   help="zero-reference loss as in the authors' code or as in the paper (default %(default)s)")
-    p.add_argument("--scale-consistency", type=float, default=d.scale_consistency,
-                   help="weight of the bounded-vs-full-resolution agreement term, 0: off; makes curve_max_side "
-                        "outputs closer to full-resolution ones (default %(default)s)")
-    p.add_argument("--consistency-scales", type=float, nargs=2, default=d.consistency_scales, metavar=("MIN", "MAX"),
-                   help="down-scale factors drawn log-uniformly for that term (default %(default)s)")
-    p.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="no progress bar (default: a progress bar)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the run already in --out (default: refuse, so that no earlier run is lost)")
-    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
-                   help=f"skip images declaring more than N pixels (default {DEFAULT_MAX_PIXELS:,})")
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``dce-train``; returns the exit status.
-
-    0: trained; 1: training failed while writing (e.g. disk full); 2: bad usage (every option is
-    checked before any work, the message gives the valid range); 130: interrupted by Ctrl-C, after
-    saving ``last.pt`` so that ``--resume OUT/last.pt`` continues.
-    """
-    args = parse_args(_parser(), argv)
-    if isinstance(args, int):
-        return args
-    cfg = TrainConfig(**{**vars(args), "consistency_scales": tuple(args.consistency_scales)})
-    try:
-        train(cfg)
-    except TrainingInterrupted as stop:
-        if stop.checkpoint is not None:
-            print(f"\ndce-train: interrupted at step {stop.step}; saved {stop.checkpoint}. Continue with --resume "
-                  f"{stop.checkpoint}", file=sys.stderr)
-        else:
-            print(f"\ndce-train: interrupted at step {stop.step}.", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        print("\ndce-train: interrupted before training started; nothing was written.", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except DCEError as err:
-        print(f"dce-train: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        print(f"dce-train: error: {describe_os_error(err)}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,15 +17,16 @@ Random transforms only draw parameters (:meth:`RandomEnhance.make_params`,
 :meth:`RandomLowLight.make_params`), then call the deterministic functions :func:`enhance`
 and :func:`dce_transforms.simulate.darken`.
 
-This module imports neither torchvision nor PIL: a PIL image is recognised only if PIL is
-already loaded. The framework-specific adapters live in :mod:`dce_transforms.integrations`.
+The conversions (pixel types, layouts, channels, PIL modes and the rounding of integer outputs) are
+those of :mod:`dce_transforms.convert`. This module imports neither torchvision nor PIL: a PIL image
+is recognised only if PIL is already loaded. The framework-specific adapters live in
+:mod:`dce_transforms.integrations`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -33,13 +34,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .convert import array_to_batch, batch_to_array, is_pil, pil_to_array, to_rgb, to_unit_float
 from .errors import ConfigError, ImageDTypeError, ImageShapeError
 from .models import WeightsArg
 from .registry import model_class
 from .simulate import darken, sample_params
 
 __all__ = [
-    "ADAPTERS",
     "check_pipeline_image",
     "Enhance",
     "PipelineAdapter",
@@ -50,14 +51,12 @@ __all__ = [
     "apply_to_image",
 ]
 
-#: Every pipeline adapter class, by ``module.qualname``; filled as classes are defined.
-ADAPTERS: dict[str, type] = {}
-
-_LUMA = (0.299, 0.587, 0.114)
-
-
 class PipelineAdapter:
-    """Marker mixin of every pipeline adapter; subclasses register themselves in :data:`ADAPTERS`.
+    """Marker base of every pipeline adapter: what it plugs into and what it does.
+
+    The shared contract tests (``tests/test_adapters.py``) find every subclass with a ``kind`` in
+    :mod:`dce_transforms.transforms` and :mod:`dce_transforms.integrations` and run each through the
+    harness of its ``framework``; a new adapter is checked as soon as it subclasses this.
 
     Attributes:
         framework: which pipeline the class plugs into (``"core"``, ``"torchvision"``, ``"kornia"``,
@@ -68,11 +67,6 @@ class PipelineAdapter:
 
     framework: ClassVar[str] = "core"
     kind: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.kind:
-            ADAPTERS[f"{cls.__module__}.{cls.__qualname__}"] = cls
 
 
 def build_model(model_name: str = "zero-dce", *, weights: WeightsArg = "default", **model_kwargs: Any) -> nn.Module:
@@ -105,60 +99,6 @@ def build_model(model_name: str = "zero-dce", *, weights: WeightsArg = "default"
 # -- image type handling ---------------------------------------------------------------------------------------
 
 
-def _is_pil(img: object) -> bool:
-    pil = sys.modules.get("PIL.Image")
-    return pil is not None and isinstance(img, pil.Image)
-
-
-def _to_float(t: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
-    """Integer or float tensor to float in [0, 1], and the function that converts back."""
-    if t.is_floating_point():
-        dtype = t.dtype
-        return t, lambda y: y.to(dtype)
-    scales = {torch.uint8: 255.0, torch.uint16: 65535.0}
-    if t.dtype not in scales:
-        raise ImageDTypeError(
-            f"images must be float in [0, 1], uint8 or uint16, got dtype {t.dtype}. "
-            "Convert it with `x.float() / x.max()` or to uint8 first."
-        )
-    scale, dtype = scales[t.dtype], t.dtype
-
-    def back(y: Tensor) -> Tensor:
-        return (y.detach() * scale).round_().clamp_(0, scale).to(dtype)
-
-    return t.float() / scale, back
-
-
-def _to_rgb(x: Tensor, *, bgr: bool) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
-    """``(B, C, H, W)`` with C in {1, 2, 3, 4} to RGB ``(B, 3, H, W)``, and the function that converts back."""
-    c = x.shape[1]
-    if c == 3:
-        rgb, extra = x, None
-    elif c == 4:
-        rgb, extra = x[:, :3], x[:, 3:]
-    elif c in (1, 2):
-        rgb, extra = x[:, :1].expand(-1, 3, -1, -1), (x[:, 1:] if c == 2 else None)
-    else:
-        raise ImageShapeError(
-            f"images must have 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) channels, got {c} in shape "
-            f"{tuple(x.shape)}. "
-            "Tensors are channels-first (C, H, W); arrays are channels-last (H, W, C)."
-        )
-    if bgr and c > 2:
-        rgb = rgb.flip(1)
-
-    def back(y: Tensor) -> Tensor:
-        if c in (1, 2):
-            w = torch.tensor(_LUMA, dtype=y.dtype, device=y.device).view(1, 3, 1, 1)
-            gray = (y * w).sum(1, keepdim=True).clamp(0, 1)
-            return gray if extra is None else torch.cat([gray, extra.to(gray.dtype)], 1)
-        if bgr:
-            y = y.flip(1)
-        return y if extra is None else torch.cat([y, extra.to(y.dtype)], 1)
-
-    return rgb, back
-
-
 def _apply_tensor(img: Tensor, fn: Callable[[Tensor], Tensor], *, bgr: bool) -> Tensor:
     if img.ndim < 3:
         raise ImageShapeError(
@@ -166,67 +106,19 @@ def _apply_tensor(img: Tensor, fn: Callable[[Tensor], Tensor], *, bgr: bool) -> 
             "Add a channel dimension to a gray image with `x.unsqueeze(0)`."
         )
     shape = img.shape
-    x, to_dtype = _to_float(img.reshape(-1, *shape[-3:]))
-    rgb, to_channels = _to_rgb(x, bgr=bgr)
+    x, to_dtype = to_unit_float(img.reshape(-1, *shape[-3:]))
+    rgb, to_channels = to_rgb(x, bgr=bgr)
     return to_dtype(to_channels(fn(rgb))).reshape(shape)
 
 
 def _apply_array(img: np.ndarray, fn: Callable[[Tensor], Tensor], *, bgr: bool) -> np.ndarray:
-    src = np.ascontiguousarray(img) if img.flags.writeable else np.array(img)  # torch wants writable memory
-    if not src.dtype.isnative:  # big-endian data (PIL I;16B, FITS...): torch reads native byte order only
-        src = src.astype(src.dtype.newbyteorder("="))
-    if img.ndim == 2:
-        t = torch.from_numpy(src)[None, None]
-    elif img.ndim == 3:
-        t = torch.from_numpy(src).permute(2, 0, 1)[None]
-    elif img.ndim == 4:
-        t = torch.from_numpy(src).permute(0, 3, 1, 2)
-    else:
-        raise ImageShapeError(
-            f"image arrays must be (H, W), (H, W, C) or (N, H, W, C), got shape {img.shape}. "
-            "For a channels-first array use `np.moveaxis(a, 0, -1)`."
-        )
-    if img.dtype == np.float64 or img.dtype == np.float16:
-        t = t.float()
-    out = _apply_tensor(t, fn, bgr=bgr)
-    if img.ndim == 2:
-        arr = out[0, 0]
-    elif img.ndim == 3:
-        arr = out[0].permute(1, 2, 0)
-    else:
-        arr = out.permute(0, 2, 3, 1)
-    return np.ascontiguousarray(arr.detach().cpu().numpy()).astype(img.dtype, copy=False)
-
-
-_PIL_MODES = "RGB, RGBA, L, LA, I;16, I;16L, I;16B, I (values 0-65535), F (values in [0, 1]), P, PA"
+    t = array_to_batch(img)
+    return batch_to_array(_apply_tensor(t, fn, bgr=bgr), img)
 
 
 def _apply_pil(img: Any, fn: Callable[[Tensor], Tensor]) -> Any:
-    from PIL import Image  # noqa: PLC0415 - only reached when PIL is already loaded
-
-    mode = img.mode
-    if mode in ("RGB", "L", "RGBA", "LA", "I;16", "I;16L", "I;16B", "F"):
-        return Image.fromarray(_apply_array(np.asarray(img), fn, bgr=False))
-    if mode == "I":  # 32-bit integers: PNG 16-bit files and `convert("I")` give 0-65535
-        a = np.asarray(img)
-        if a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
-            raise ImageDTypeError(
-                f"PIL mode 'I' image holds values in [{int(a.min())}, {int(a.max())}], outside the 16-bit range "
-                "0-65535 this transform reads it as: rescale it, e.g. `img.point(lambda v: v / 256)`, or pass a "
-                "float array in [0, 1]."
-            )
-        return Image.fromarray(_apply_array(a.astype(np.uint16), fn, bgr=False).astype(np.int32))
-    if mode in ("P", "PA"):
-        # the enhanced colours are new: re-quantise to an adaptive palette, keeping transparency in it
-        alpha = mode == "PA" or "transparency" in img.info
-        work = img.convert("RGBA" if alpha else "RGB")
-        out = Image.fromarray(_apply_array(np.asarray(work), fn, bgr=False))
-        method = Image.Quantize.FASTOCTREE if alpha else Image.Quantize.MEDIANCUT
-        return out.quantize(colors=256, method=method)
-    raise ImageDTypeError(
-        f"PIL mode {mode!r} is not supported: it does not round-trip through RGB unchanged. Supported modes: "
-        f"{_PIL_MODES}. Convert it first, e.g. `img.convert('RGB')`."
-    )
+    arr, back = pil_to_array(img)
+    return back(_apply_array(arr, fn, bgr=False))
 
 
 def check_pipeline_image(img: Any) -> None:
@@ -249,7 +141,7 @@ def check_pipeline_image(img: Any) -> None:
     elif isinstance(img, np.ndarray):
         if img.size == 0:
             raise ImageShapeError(f"the image array is empty (shape {img.shape}): every dimension must be at least 1.")
-    elif _is_pil(img) and (img.width == 0 or img.height == 0):
+    elif is_pil(img) and (img.width == 0 or img.height == 0):
         raise ImageShapeError(f"the PIL image is empty (size {img.size}): width and height must be at least 1.")
 
 
@@ -263,7 +155,8 @@ def apply_to_image(img: Any, fn: Callable[[Tensor], Tensor], *, bgr: bool = Fals
         bgr: tensors and arrays hold BGR (ignored for PIL images, which are RGB).
 
     Returns:
-        ``fn`` applied, in the type, shape and dtype of ``img`` (integer outputs rounded).
+        ``fn`` applied, in the type, shape and dtype of ``img`` (integer outputs rounded half up, as
+        :func:`dce_transforms.convert.quantize` does).
 
     Raises:
         ImageDTypeError: an unsupported type, dtype or PIL mode, or a meta tensor.
@@ -280,7 +173,7 @@ def apply_to_image(img: Any, fn: Callable[[Tensor], Tensor], *, bgr: bool = Fals
         return _apply_tensor(img, fn, bgr=bgr)
     if isinstance(img, np.ndarray):
         return _apply_array(img, fn, bgr=bgr)
-    if _is_pil(img):
+    if is_pil(img):
         return _apply_pil(img, fn)
     raise ImageDTypeError(
         f"unsupported image type {type(img).__name__}: pass a torch.Tensor (C, H, W), a PIL image "

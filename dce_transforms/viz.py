@@ -5,7 +5,8 @@ and no font file is needed. Every function returns an RGB ``HWC`` uint8 array th
 :func:`dce_transforms.io.write_image` can write.
 
 Images may be given as NumPy ``HWC`` arrays (uint8, uint16, or float in [0, 1]; grayscale
-``HW`` too) or as tensors ``(3, H, W)`` / ``(1, 3, H, W)`` float in [0, 1].
+``HW`` too) or as tensors ``(3, H, W)`` / ``(1, 3, H, W)`` float in [0, 1]; :func:`to_uint8`
+(from :mod:`dce_transforms.convert`, importable from here) converts them.
 """
 
 from __future__ import annotations
@@ -16,59 +17,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .convert import to_uint8
+from .errors import ConfigError, ImageShapeError
+from .io import _cv2
+
 __all__ = ["to_uint8", "image_grid", "compare_grid", "alpha_heatmap", "curve_plot", "sample_curve_points"]
 
 #: Colours (RGB) of successive curves in :func:`curve_plot`.
 _PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
             (240, 50, 230), (128, 128, 0)]
-
-
-def _cv2():
-    import cv2  # noqa: PLC0415 - OpenCV is loaded when a picture is drawn, not when the package is imported
-
-    return cv2
-
-
-def to_uint8(img: np.ndarray | Tensor) -> np.ndarray:
-    """Convert an image to an RGB ``HWC`` uint8 array.
-
-    Args:
-        img: ``HWC``/``HW`` NumPy array (uint8, uint16, or float in [0, 1]) or a tensor
-            ``(3, H, W)``/``(1, 3, H, W)``/``(1, H, W)`` float in [0, 1].
-
-    Returns:
-        ``(H, W, 3)`` uint8 array.
-
-    Example:
-        >>> to_uint8(np.full((2, 2), 65535, np.uint16))[0, 0].tolist()
-        [255, 255, 255]
-        >>> to_uint8(torch.full((3, 1, 1), 0.5)).tolist()
-        [[[128, 128, 128]]]
-    """
-    if isinstance(img, Tensor):
-        t = img.detach()
-        if t.ndim == 4:
-            if t.shape[0] != 1:
-                raise ValueError(f"expected a single image, got a batch of shape {tuple(t.shape)}; index it first.")
-            t = t[0]
-        if t.ndim != 3 or t.shape[0] not in (1, 3):
-            raise ValueError(f"expected a (3, H, W) tensor, got shape {tuple(t.shape)}.")
-        img = t.float().clamp(0, 1).mul(255).add(0.5).floor().permute(1, 2, 0).cpu().numpy().astype(np.uint8)
-    arr = np.asarray(img)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise ValueError(f"expected an HWC image with 1, 3 or 4 channels, got shape {arr.shape}.")
-    arr = arr[:, :, :3]
-    if arr.dtype == np.uint16:
-        arr = (arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    elif arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8) * 255
-    elif arr.dtype != np.uint8:  # floating point (or other integers) taken as values in [0, 1]
-        arr = (np.clip(arr.astype(np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    return np.ascontiguousarray(arr)
 
 
 def _resize_to_height(img: np.ndarray, height: int) -> np.ndarray:
@@ -124,11 +81,11 @@ def image_grid(
         (82, 122, 3)
     """
     if not rows or not all(len(r) for r in rows):
-        raise ValueError("image_grid needs at least one row, and every row at least one image.")
+        raise ConfigError("image_grid needs at least one row, and every row at least one image.")
     cells = [[to_uint8(im) for im in row] for row in rows]
     height = int(cell_height) if cell_height else min(im.shape[0] for row in cells for im in row)
     if height < 1:
-        raise ValueError(f"cell_height must be positive, got {cell_height}.")
+        raise ConfigError(f"cell_height must be positive, got {cell_height}.")
     scaled_rows = [[_resize_to_height(im, height).copy() for im in row] for row in cells]
     ncol = max(len(row) for row in scaled_rows)
     col_w = [max((row[c].shape[1] for row in scaled_rows if c < len(row)), default=0) for c in range(ncol)]
@@ -192,7 +149,7 @@ def compare_grid(
 
     b, a = as_list(before), as_list(after)
     if len(b) != len(a):
-        raise ValueError(f"compare_grid needs as many 'after' images as 'before' images, got {len(b)} and {len(a)}.")
+        raise ConfigError(f"compare_grid needs as many 'after' images as 'before' images, got {len(b)} and {len(a)}.")
     return image_grid(list(zip(b, a)), labels=labels, cell_height=cell_height, gap=gap)
 
 
@@ -247,10 +204,10 @@ def alpha_heatmap(
     a = alpha.detach().float().cpu().numpy() if isinstance(alpha, Tensor) else np.asarray(alpha, np.float32)
     if a.ndim == 4:
         if a.shape[0] != 1:
-            raise ValueError(f"expected the curve maps of one image, got shape {a.shape}; index the batch first.")
+            raise ImageShapeError(f"expected the curve maps of one image, got shape {a.shape}; index the batch first.")
         a = a[0]
     if a.ndim != 3 or a.shape[0] % 3:
-        raise ValueError(f"alpha must have shape (3·n, H, W), got {a.shape}.")
+        raise ImageShapeError(f"alpha must have shape (3·n, H, W), got {a.shape}.")
     n = a.shape[0] // 3
     maps = a.reshape(n, 3, *a.shape[1:]).mean(1)
     if per_iteration and n > 1:
@@ -324,7 +281,7 @@ def curve_plot(
     if a.ndim == 1:
         a = a[None]
     if a.ndim != 2 or a.shape[1] % 3:
-        raise ValueError(f"alpha_values must have shape (P, 3·n), got {a.shape}.")
+        raise ImageShapeError(f"alpha_values must have shape (P, 3·n), got {a.shape}.")
     n = a.shape[1] // 3
     its = (8 if iterations is None else int(iterations)) if n == 1 else None
     per_ch = a.reshape(a.shape[0], n, 3)
@@ -387,7 +344,7 @@ def sample_curve_points(
         ((3, 24), 3)
     """
     if image.ndim != 3 or alpha.ndim != 3 or image.shape[-2:] != alpha.shape[-2:]:
-        raise ValueError(
+        raise ImageShapeError(
             f"expected image (3, H, W) and alpha (3·n, H, W) of the same size, got {tuple(image.shape)} and "
             f"{tuple(alpha.shape)}."
         )

@@ -22,8 +22,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.utils import save_image
 
-from dce_transforms.integrations.torchvision import Enhance, RandomLowLight
-from dce_transforms.transforms import Enhance as CoreEnhance
+from dce_transforms.integrations.torchvision import TorchvisionEnhance, TorchvisionRandomLowLight
+from dce_transforms.transforms import Enhance
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -43,7 +43,7 @@ def main(argv: list[str]) -> None:
     weights = "default"  # the shipped weights
 
     # 1. v1 Compose on PIL images.
-    pipe = T.Compose([CoreEnhance(weights=weights), T.ToTensor()])
+    pipe = T.Compose([Enhance(weights=weights), T.ToTensor()])
     for path in sorted(lowlight.glob("*.jpg"))[:3]:
         img = Image.open(path).convert("RGB")
         x = pipe(img)
@@ -52,8 +52,8 @@ def main(argv: list[str]) -> None:
 
     # 2. v2 detection pipeline: images change, boxes follow the flip only, labels pass through.
     det = v2.Compose([
-        RandomLowLight(seed=0),
-        Enhance(weights=weights),
+        TorchvisionRandomLowLight(seed=0),
+        TorchvisionEnhance(weights=weights),
         v2.RandomHorizontalFlip(p=1.0),
         v2.ToDtype(torch.float32, scale=True),
     ])

@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from ultralytics import YOLO
 
-    from dce_transforms import ZeroDCE, ZeroDCEPP, darken
+    from dce_transforms import ZeroDCE, ZeroDCEPP
+    from dce_transforms.cli import dce_darken as darken
     from dce_transforms.integrations.ultralytics import enhanced_yolo, train_joint
 
     work = Path(tempfile.mkdtemp(prefix="dce_joint_"))

@@ -181,13 +181,7 @@ class AlbumentationsRandomLowLight(_core.PipelineAdapter, ImageOnlyTransform):
         sample_params(1, generator=torch.Generator(), **self._ranges())  # validate now
 
     def _ranges(self) -> dict[str, Any]:
-        return {
-            "exposure": self.exposure,
-            "gamma": self.gamma,
-            "shot_noise": self.shot_noise,
-            "read_noise": self.read_noise,
-            "color_shift": self.color_shift,
-        }
+        return {name: getattr(self, name) for name in _RANGE_DEFAULTS}
 
     def get_params(self) -> dict[str, Any]:
         return {"noise_seed": int(self.random_generator.integers(0, 2**62))}
@@ -199,7 +193,8 @@ class AlbumentationsRandomLowLight(_core.PipelineAdapter, ImageOnlyTransform):
         def fn(x: torch.Tensor) -> torch.Tensor:
             gen = torch.Generator().manual_seed(noise_seed)
             lp = sample_params(1, generator=gen, **ranges)
-            return darken(x, generator=gen, **lp.as_kwargs())
+            camera: dict[str, Any] = lp.as_kwargs()
+            return darken(x, generator=gen, **camera)
 
         with torch.no_grad():
             return _core.apply_to_image(img, fn, bgr=self.bgr)

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from dce_transforms import transforms as _core
 from dce_transforms._checks import is_tracing
 from dce_transforms._pipeline import in_worker
+from dce_transforms.convert import to_rgb
 from dce_transforms.errors import ImageDTypeError, ImageShapeError
 from dce_transforms.models import WeightsArg
 from dce_transforms.simulate import darken, sample_params
@@ -114,7 +115,7 @@ class KorniaEnhance(_Checked, _core.PipelineAdapter, IntensityAugmentationBase2D
     def apply_transform(
         self, input: Tensor, params: dict[str, Tensor], flags: dict[str, Any], transform: Tensor | None = None
     ) -> Tensor:
-        rgb, back = _core._to_rgb(input, bgr=False)
+        rgb, back = to_rgb(input, bgr=False)
         no_graph = not is_tracing() and not input.requires_grad and in_worker()
         with torch.no_grad() if no_graph else contextlib.nullcontext():
             return back(_core.enhance(rgb, self.model, strength=self.strength))
@@ -164,19 +165,19 @@ class KorniaRandomLowLight(_Checked, _core.PipelineAdapter, IntensityAugmentatio
         n = 1 if self.same_on_batch else b
         lp = sample_params(n, generator=gen, **self.ranges)
         out = {k: v.expand(b, *v.shape[1:]) for k, v in lp.as_kwargs().items() if v is not None}
-        rand_kw = {} if gen is None else {"generator": gen}  # no generator=None: ONNX exports that overload not
+        rand_kw: dict[str, Any] = {} if gen is None else {"generator": gen}  # no generator=None: ONNX exports that overload not
         out["noise_seed"] = torch.randint(0, 2**62, (1,), **rand_kw)
         return out
 
     def apply_transform(
         self, input: Tensor, params: dict[str, Tensor], flags: dict[str, Any], transform: Tensor | None = None
     ) -> Tensor:
-        rgb, back = _core._to_rgb(input, bgr=False)
+        rgb, back = to_rgb(input, bgr=False)
         shape = (1, *rgb.shape[1:]) if self.same_on_batch else tuple(rgb.shape)
         if is_tracing():  # a torch.Generator cannot live in a graph: random ops on the global generator
             noise = torch.randn(shape, device=rgb.device, dtype=torch.float32)
         else:
             gen = torch.Generator(device=input.device).manual_seed(int(params["noise_seed"][0]))
             noise = torch.randn(shape, generator=gen, device=input.device, dtype=torch.float32)
-        camera = {k: params[k] for k in ("exposure", "gamma", "shot_noise", "read_noise", "color_shift")}
+        camera: dict[str, Any] = {k: params[k] for k in ("exposure", "gamma", "shot_noise", "read_noise", "color_shift")}
         return back(darken(rgb, noise=noise.expand(rgb.shape), **camera))

@@ -10,7 +10,7 @@ Example:
     >>> from torchvision import tv_tensors
     >>> from torchvision.transforms import v2
     >>> from dce_transforms import ZeroDCE
-    >>> pipe = v2.Compose([Enhance(ZeroDCE(weights=None)), v2.ToDtype(torch.float32, scale=True)])
+    >>> pipe = v2.Compose([TorchvisionEnhance(ZeroDCE(weights=None)), v2.ToDtype(torch.float32, scale=True)])
     >>> img = tv_tensors.Image(torch.randint(0, 60, (3, 32, 32), dtype=torch.uint8))
     >>> boxes = tv_tensors.BoundingBoxes([[1, 2, 10, 12]], format="XYXY", canvas_size=(32, 32))
     >>> out_img, out_boxes = pipe(img, boxes)
@@ -30,9 +30,8 @@ from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2.functional import is_pure_tensor
 
 from dce_transforms import transforms as _core
-from dce_transforms.models import WeightsArg
 
-__all__ = ["Enhance", "RandomEnhance", "RandomLowLight"]
+__all__ = ["TorchvisionEnhance", "TorchvisionRandomEnhance", "TorchvisionRandomLowLight"]
 
 _IMAGE_TYPES = (tv_tensors.Image, tv_tensors.Video, PIL.Image.Image, is_pure_tensor)
 
@@ -50,47 +49,35 @@ class _Base(_core.PipelineAdapter, Transform):
     _transformed_types = _IMAGE_TYPES
 
 
-class Enhance(_Base):
+class TorchvisionEnhance(_Base):
     """Enhance images with Zero-DCE / Zero-DCE++ (v2 transform; boxes, masks and labels pass through).
 
-    Takes the options of :class:`dce_transforms.transforms.Enhance` (the core transform it wraps):
-    the output keeps each image's type and dtype, and float tensors stay differentiable.
+    Takes the options of :class:`dce_transforms.transforms.Enhance` (the core transform it wraps, with
+    the same defaults): the output keeps each image's type and dtype, and float tensors stay differentiable.
 
     Args:
         model: an enhancer module; None builds one from ``model_name`` and ``weights``.
-        model_name: ``"zero-dce"`` or ``"zero-dce++"``.
-        weights: weights of a built model.
-        device: where the model runs.
-        strength: blend between input (0) and enhanced output (1).
-        **model_kwargs: options of the built model (``curve_max_side``...).
+        **kwargs: keyword options of :class:`dce_transforms.transforms.Enhance`: ``model_name``
+            (``"zero-dce"`` or ``"zero-dce++"``), ``weights`` (of a built model), ``device`` (where the
+            model runs), ``strength`` (blend between input (0) and enhanced output (1)) and the options
+            of the built model (``curve_max_side``...).
     """
 
     kind = "enhance"
 
-    def __init__(
-        self,
-        model: nn.Module | None = None,
-        *,
-        model_name: str = "zero-dce",
-        weights: WeightsArg = "default",
-        device: str | torch.device | None = None,
-        strength: float = 1.0,
-        **model_kwargs: Any,
-    ) -> None:
+    def __init__(self, model: nn.Module | None = None, **kwargs: Any) -> None:
         super().__init__()
-        self.core = _core.Enhance(
-            model, model_name=model_name, weights=weights, device=device, strength=strength, **model_kwargs
-        )
+        self.core = _core.Enhance(model, **kwargs)
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         return _rewrap(self.core(_unwrap(inpt)), inpt)
 
 
-class RandomEnhance(_Base):
+class TorchvisionRandomEnhance(_Base):
     """Enhance with probability ``p`` and a random strength, one draw per sample (v2 transform).
 
     Args:
-        model: as for :class:`Enhance`.
+        model: as for :class:`TorchvisionEnhance`.
         p: probability of enhancing the sample.
         strength: ``(low, high)`` range within [0, 1] of the blend factor.
         seed: seed of the transform's own generator (None: the global generator).
@@ -123,7 +110,7 @@ class RandomEnhance(_Base):
         return _rewrap(out, inpt)
 
 
-class RandomLowLight(_Base):
+class TorchvisionRandomLowLight(_Base):
     """Simulate low light with random camera parameters, one draw per sample (v2 transform).
 
     Args:

@@ -52,7 +52,7 @@ import math
 import os
 from copy import deepcopy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -264,8 +264,7 @@ class LowResCurves(nn.Module):
             return x
         k = side // self.max_side
         small = F.avg_pool2d(x, k, stride=k) if k > 1 else x
-        r = self.max_side / side
-        size = (max(1, round(h * r)), max(1, round(w * r)))
+        size = self.model.curve_size(h, w, self.max_side)  # the package's one size rule
         if tuple(small.shape[-2:]) != size:
             small = F.interpolate(small, size=size, mode="bilinear", align_corners=False)
         return small
@@ -349,7 +348,7 @@ class _EnhancerMixin:
         p = next(model.parameters())
         model.__class__ = target
         model.enhancer = enhancer.to(device=p.device, dtype=p.dtype)
-        model.joint = JointConfig()
+        model.joint = JointConfig()  # type: ignore[assignment]  # a plain attribute, not a submodule
         return model
 
     # -- forward ----------------------------------------------------------------------------------
@@ -408,7 +407,7 @@ class _EnhancerMixin:
             # exactly pad_value, which lies inside the accepted range too.
             jitter = float(_arg(getattr(self, "args", None), "hsv_v", 0.4) or 0.0)
             mask = padding_mask(img, pad_value=joint.pad_value, value_jitter=jitter)
-            dce, _ = zero_reference_loss(enhanced, img, alpha, mask=mask, **joint.loss_kwargs)
+            dce, _ = zero_reference_loss(cast(Tensor, enhanced), img, alpha, mask=mask, **joint.loss_kwargs)
             weighted = lam * dce
             extra = (weighted * scale).to(task_loss.dtype)
             items[DCE_LOSS_NAME] = weighted.detach().to(ref.dtype)
@@ -529,11 +528,11 @@ def enhanced_yolo(
     Raises:
         ConfigError: an unsupported model kind, already enhanced, or a bad enhancer.
     """
-    yolo = model if isinstance(model, YOLO) else YOLO(model)
+    yolo = model if isinstance(model, YOLO) else YOLO(os.fspath(model))
     if enhancer_kwargs.get("curve_max_side") is not None:
         curve_side = None  # the caller chose the model's own bounded path (not ONNX-exportable)
     module = _build_enhancer(enhancer, weights, identity_init, curve_side, **enhancer_kwargs)
-    _EnhancerMixin.from_model(yolo.model, module)
+    _EnhancerMixin.from_model(cast(nn.Module, yolo.model), module)
     yolo.predictor = None  # a cached predictor wraps the previous module
     return yolo
 
@@ -609,7 +608,8 @@ class _EnhancedTrainerMixin:
     def _setup_train(self) -> None:
         super()._setup_train()  # type: ignore[misc]
         if self._joint().freeze_enhancer:
-            self.freeze_layer_names = [*self.freeze_layer_names, "enhancer."]  # type: ignore[attr-defined]
+            names: list[str] = list(getattr(self, "freeze_layer_names", []))  # set by Ultralytics' _setup_train
+            self.freeze_layer_names = [*names, "enhancer."]
             for name, p in unwrap_model(self.model).named_parameters():  # type: ignore[attr-defined]
                 if name.startswith("enhancer."):
                     p.requires_grad_(False)
@@ -783,21 +783,22 @@ def train_joint(
     for key in ("trainer", "model", "task", "mode"):
         if key in train_kwargs:
             raise ConfigError(f"train_joint sets {key!r} itself; remove it from the training options.")
-    yolo = model if isinstance(model, YOLO) else YOLO(model)
+    yolo = model if isinstance(model, YOLO) else YOLO(os.fspath(model))
     if not isinstance(yolo.model, _EnhancerMixin):
         enhanced_yolo(yolo, enhancer=enhancer, weights=enhancer_weights, identity_init=identity_init,
                       curve_side=curve_side)
-    yolo.model.joint = joint
+    net: Any = yolo.model  # Ultralytics types it loosely (str | Model | None); here it is the enhanced model
+    net.joint = joint
     task = yolo.task
     if task not in TRAINERS:
         raise ConfigError(f"no enhanced trainer for task {task!r}; supported: {', '.join(TRAINERS)}.")
     args = {**yolo.overrides, "data": str(data), "task": task, **train_kwargs, "mode": "train"}
-    args.setdefault("model", yolo.overrides.get("model") or yolo.model.yaml.get("yaml_file") or "yolov8n.yaml")
+    args.setdefault("model", yolo.overrides.get("model") or net.yaml.get("yaml_file") or "yolov8n.yaml")
     trainer = TRAINERS[task](overrides=args, _callbacks=yolo.callbacks)
-    trainer.source_model = yolo.model
+    trainer.source_model = net
     if not args.get("resume"):
         # Always hand the in-memory model over (Ultralytics' own train() drops it for YAML-built models).
-        trainer.model = trainer.get_model(cfg=yolo.model.yaml, weights=yolo.model)
+        trainer.model = trainer.get_model(cfg=net.yaml, weights=net)
         yolo.model = trainer.model
     yolo.trainer = trainer
     trainer.train()
@@ -805,10 +806,12 @@ def train_joint(
         ckpt = trainer.best if trainer.best.exists() else trainer.last
         if not ckpt.exists():
             raise FileNotFoundError(f"training finished but wrote no checkpoint ({trainer.best} or {trainer.last}).")
-        yolo.model, yolo.ckpt = load_checkpoint(ckpt)
-        yolo.overrides = yolo._reset_ckpt_args(yolo.model.args)
+        loaded: Any
+        loaded, yolo.ckpt = load_checkpoint(ckpt)
+        yolo.model = loaded
+        yolo.overrides = yolo._reset_ckpt_args(loaded.args)
         yolo.overrides["model"] = str(ckpt)
-        yolo.ckpt_path = str(ckpt)
+        yolo.ckpt_path = str(ckpt)  # type: ignore[assignment]  # Ultralytics initialises it to None
         yolo.predictor = None
         yolo.metrics = getattr(trainer.validator, "metrics", None)
     return yolo

@@ -61,7 +61,8 @@ def test_discovery_finds_every_framework():
     assert {"core", "torchvision", "kornia", "albumentations"} <= frameworks
     assert {cls.kind for cls in ADAPTER_CLASSES} == {"enhance", "lowlight"}
     names = {cls.__name__ for cls in ADAPTER_CLASSES}
-    assert {"Enhance", "RandomEnhance", "RandomLowLight", "KorniaEnhance", "KorniaRandomLowLight",
+    assert {"Enhance", "RandomEnhance", "RandomLowLight", "TorchvisionEnhance", "TorchvisionRandomEnhance",
+            "TorchvisionRandomLowLight", "KorniaEnhance", "KorniaRandomLowLight",
             "AlbumentationsEnhance", "AlbumentationsRandomLowLight"} <= names
 
 

@@ -37,6 +37,17 @@ PUBLIC = {
         "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "ImageReadError", "list_images", "read_image", "write_image",
         "image_to_tensor", "tensor_to_image", "atomic_path",
     },
+    "dce_transforms.convert": {
+        "LUMA", "is_pil", "to_unit_float", "quantize", "quantize_array", "to_rgb", "array_to_batch", "batch_to_array",
+        "pil_to_array", "image_to_tensor", "tensor_to_image", "to_uint8",
+    },
+    "dce_transforms.viz": {"to_uint8", "image_grid", "compare_grid", "alpha_heatmap", "curve_plot", "sample_curve_points"},
+    # The command-line tools (issue 17): one module per console script, each with main(argv) -> exit status.
+    "dce_transforms.cli": {"dce_enhance", "dce_train", "dce_eval", "dce_darken"},
+    "dce_transforms.cli.dce_enhance": {"main", "plan_jobs", "enhance_image_file", "enhance_video_file", "Job"},
+    "dce_transforms.cli.dce_train": {"main"},
+    "dce_transforms.cli.dce_eval": {"main"},
+    "dce_transforms.cli.dce_darken": {"main", "read_yaml", "label_path", "image_seed"},
 }
 
 
@@ -71,7 +82,9 @@ def _import_public(module_name: str):
 
 def test_the_module_walk_finds_the_package():
     expected = {"dce_transforms.curves", "dce_transforms.errors", "dce_transforms.models", "dce_transforms.registry",
-                "dce_transforms.transforms", "dce_transforms.integrations.ultralytics"}
+                "dce_transforms.transforms", "dce_transforms.integrations.ultralytics", "dce_transforms.cli",
+                "dce_transforms.cli.dce_enhance", "dce_transforms.cli.dce_train", "dce_transforms.cli.dce_eval",
+                "dce_transforms.cli.dce_darken"}
     assert expected <= set(PUBLIC_MODULES), sorted(expected - set(PUBLIC_MODULES))
     assert set(PUBLIC) <= set(PUBLIC_MODULES) | {"dce_transforms"}
 

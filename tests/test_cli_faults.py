@@ -24,10 +24,11 @@ import pytest
 import torch
 
 import dce_transforms.io as dio
-from dce_transforms import ZeroDCE, ZeroDCEPP, darken, save_state_dict
-from dce_transforms import enhance as enh
-from dce_transforms import evaluate as ev
-from dce_transforms import train as tr
+from dce_transforms import ZeroDCE, ZeroDCEPP, metrics, save_state_dict
+from dce_transforms.cli import dce_darken as darken
+from dce_transforms.cli import dce_enhance as enh
+from dce_transforms.cli import dce_eval as ev
+from dce_transforms.cli import dce_train as tr
 from dce_transforms.errors import ChecksumError, DCEError, WeightsError
 from dce_transforms.io import ImageTooLargeError, load_image, read_image, write_image
 
@@ -145,7 +146,7 @@ def test_train_ctrl_c_saves_a_checkpoint_that_resume_continues(tmp_path):
     data = _dark_folder(tmp_path / "data")
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "dce_transforms.train", *_train_args(data, out, "--max-steps", "100000",
+    cmd = [sys.executable, "-m", "dce_transforms.cli.dce_train", *_train_args(data, out, "--max-steps", "100000",
                                                                       "--device", "cpu")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
@@ -175,19 +176,24 @@ def test_train_ctrl_c_saves_a_checkpoint_that_resume_continues(tmp_path):
     assert torch.load(out / "last.pt", weights_only=True)["step"] == step + 2
 
 
+def _ctrl_c_on_call(real, n: int):
+    """``real``, except that its ``n``-th call raises KeyboardInterrupt (a Ctrl-C at that moment)."""
+    calls = {"n": 0}
+
+    def wrapped(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    return wrapped
+
+
 def test_train_interrupt_in_process_returns_130_with_checkpoint(tmp_path, monkeypatch, capsys):
     data = _dark_folder(tmp_path / "data")
     out = tmp_path / "run"
     real = tr.clip_grad_norm_ if hasattr(tr, "clip_grad_norm_") else torch.nn.utils.clip_grad_norm_
-    calls = {"n": 0}
-
-    def clip(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", clip)
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", _ctrl_c_on_call(real, 4))
     assert tr.main(_train_args(data, out, "--max-steps", "50")) == 130
     err = capsys.readouterr().err
     assert "interrupted at step 3" in err and "Traceback" not in err
@@ -387,7 +393,7 @@ def test_eval_and_enhance_ctrl_c_is_one_line_and_130(tmp_path, weights, monkeypa
     assert enh.main([str(src), "-o", str(tmp_path / "out"), "--weights", weights, "-q"]) == 130
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0 and "interrupted" in err
-    monkeypatch.setattr(ev.metrics, "score", interrupt)
+    monkeypatch.setattr(metrics, "score", interrupt)  # looked up by dce_transforms.evaluate
     assert ev.main([str(src), "--weights", weights, "-q"]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "Traceback" not in err
@@ -431,15 +437,7 @@ def test_darken_interrupted_run_continues_on_rerun(dataset, tmp_path, monkeypatc
     assert darken.main([str(dataset / "data.yaml"), "-o", str(clean), "--quiet"]) == 0
     out = tmp_path / "dark"
     real = dio.write_image
-    calls = {"n": 0}
-
-    def flaky(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(dio, "write_image", flaky)
+    monkeypatch.setattr(dio, "write_image", _ctrl_c_on_call(real, 3))
     assert darken.main([str(dataset / "data.yaml"), "-o", str(out), "--quiet"]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "Traceback" not in err

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dce_transforms import darken
+from dce_transforms.cli import dce_darken as darken
 from dce_transforms.io import read_image, write_image
 
 

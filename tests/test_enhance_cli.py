@@ -15,7 +15,7 @@ import torch
 from conftest import brightening_model
 
 from dce_transforms import ZeroDCEPP, save_state_dict
-from dce_transforms.enhance import AUTO_CURVE_MAX_SIDE, UsageError, main, plan_jobs
+from dce_transforms.cli.dce_enhance import AUTO_CURVE_MAX_SIDE, UsageError, main, plan_jobs
 
 # The `weights` fixture (a brightening Zero-DCE checkpoint) comes from conftest.py.
 
@@ -196,14 +196,14 @@ def test_missing_input_is_usage_error(tmp_path, weights, capsys):
 
 
 def test_curve_max_side_parsing():
-    from dce_transforms.enhance import _parse_curve_max_side
+    from dce_transforms.cli._common import parse_curve_max_side
 
-    assert _parse_curve_max_side("auto") == AUTO_CURVE_MAX_SIDE
-    assert _parse_curve_max_side("none") is None and _parse_curve_max_side("640") == 640
+    assert parse_curve_max_side("auto") == AUTO_CURVE_MAX_SIDE
+    assert parse_curve_max_side("none") is None and parse_curve_max_side("640") == 640
 
 
 def test_python_dash_m_help():
-    res = subprocess.run([sys.executable, "-m", "dce_transforms.enhance", "--help"], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "dce_transforms.cli.dce_enhance", "--help"], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0
     assert "audio" in res.stdout and "--curve-max-side" in res.stdout

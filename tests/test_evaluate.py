@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from dce_transforms import ZeroDCE, save_state_dict
-from dce_transforms.evaluate import find_reference, main, parse_official, simulation_seed
+from dce_transforms.cli.dce_eval import main
+from dce_transforms.evaluate import find_reference, parse_official, simulation_seed
 
 
 @pytest.fixture(scope="module")

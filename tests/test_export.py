@@ -22,11 +22,14 @@ import torch
 from torch import nn
 
 from dce_transforms import ZeroDCE, ZeroDCEPP
+from dce_transforms.fast import optimize
 
 MODELS = {
     "zerodce": lambda: ZeroDCE(weights=None),
     "zerodcepp-s1": lambda: ZeroDCEPP(weights=None, scale_factor=1),
     "zerodcepp-s4": lambda: ZeroDCEPP(weights=None, scale_factor=4),
+    # optimize()'s wrapper, eager parts only (compile=False): the fused curve path under every exporter
+    "fast-zerodce": lambda: optimize(ZeroDCE(weights=None), compile=False, precision="fp32"),
 }
 SHAPE = (1, 3, 32, 48)
 ONNX_TOL = 1e-4

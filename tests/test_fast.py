@@ -297,7 +297,7 @@ def test_eager_zerodce_runs_channels_last_on_cpu_and_returns_nchw():
     x = _smooth_image()
     assert model._nhwc_input(x) and not pp._nhwc_input(x)
     with torch.no_grad():
-        alpha = model._net(x)
+        alpha = model.network(x)
         ref = baseline.baseline_from(model).curves(x)
     assert alpha.is_contiguous() and torch.allclose(alpha, ref, atol=EXACT, rtol=0)
     y = model(x)

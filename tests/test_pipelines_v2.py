@@ -22,9 +22,9 @@ from torch.utils._pytree import tree_flatten  # noqa: E402
 from torchvision import tv_tensors  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-import dce_transforms.integrations.torchvision  # noqa: E402,F401  (registers the v2 adapters)
 from dce_transforms import ZeroDCE, ZeroDCEPP  # noqa: E402
-from dce_transforms.transforms import ADAPTERS  # noqa: E402
+from dce_transforms.integrations import torchvision as TV  # noqa: E402
+from dce_transforms.transforms import PipelineAdapter  # noqa: E402
 
 H, W = 12, 16
 
@@ -42,14 +42,15 @@ def _factories() -> dict[str, callable]:
         "ZeroDCE": _bright_dce,
         "ZeroDCEPP": lambda: ZeroDCEPP(weights=None, scale_factor=2).eval(),
     }
-    for name, cls in sorted(ADAPTERS.items()):
+    adapters = [c for c in vars(TV).values() if isinstance(c, type) and issubclass(c, PipelineAdapter) and c.kind]
+    for cls in sorted(adapters, key=lambda c: c.__name__):
         if cls.framework != "torchvision":
             continue
         if cls.kind == "enhance":
             kwargs = {"p": 1.0, "seed": 0} if "Random" in cls.__name__ else {}
-            out[name.rsplit(".", 1)[-1] + "_v2"] = lambda cls=cls, kwargs=kwargs: cls(_bright_dce(), **kwargs)
+            out[cls.__name__] = lambda cls=cls, kwargs=kwargs: cls(_bright_dce(), **kwargs)
         else:
-            out[name.rsplit(".", 1)[-1] + "_v2"] = lambda cls=cls: cls(p=1.0, seed=0)
+            out[cls.__name__] = lambda cls=cls: cls(p=1.0, seed=0)
     return out
 
 
@@ -57,7 +58,8 @@ FACTORIES = _factories()
 
 
 def test_every_v2_adapter_is_checked():
-    assert {"ZeroDCE", "ZeroDCEPP", "Enhance_v2", "RandomEnhance_v2", "RandomLowLight_v2"} <= set(FACTORIES)
+    assert {"ZeroDCE", "ZeroDCEPP", "TorchvisionEnhance", "TorchvisionRandomEnhance",
+            "TorchvisionRandomLowLight"} <= set(FACTORIES)
 
 
 def _u8(*shape: int, seed: int = 0) -> torch.Tensor:

@@ -14,9 +14,10 @@ import pytest
 import torch
 
 from dce_transforms import ZeroDCE, ZeroDCEPP, load_state_dict
+from dce_transforms.cli.dce_train import main
 from dce_transforms.errors import ConfigError
 from dce_transforms.io import write_image
-from dce_transforms.train import TrainConfig, main, scale_consistency_loss, train
+from dce_transforms.train import TrainConfig, scale_consistency_loss, train
 
 
 def _dark_folder(root: Path, n: int = 6, size: int = 48) -> Path:
@@ -98,7 +99,7 @@ def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "dce_transforms.train", str(data), "--out", str(out), "--crop", "32", "--batch-size", "2",
+           "-m", "dce_transforms.cli.dce_train", str(data), "--out", str(out), "--crop", "32", "--batch-size", "2",
            "--max-steps", "4", "--workers", "0", "--no-progress", "--device", "cpu", "--log-every", "1"]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]

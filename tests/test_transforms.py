@@ -323,7 +323,8 @@ def _adapter_instances(bright):
     from dce_transforms.integrations import torchvision as TV
 
     return [Enhance(bright), RandomEnhance(bright, p=1.0, seed=0), RandomLowLight(seed=0),
-            TV.Enhance(bright), TV.RandomEnhance(bright, p=1.0, seed=0), TV.RandomLowLight(seed=0), bright]
+            TV.TorchvisionEnhance(bright), TV.TorchvisionRandomEnhance(bright, p=1.0, seed=0),
+            TV.TorchvisionRandomLowLight(seed=0), bright]
 
 
 @pytest.mark.parametrize(

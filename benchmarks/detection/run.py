@@ -103,6 +103,15 @@ STUDY_VARIANTS: dict[str, dict[str, Any]] = {
     "sice-v2": {"weights": "sice-v2"},
 }
 
+#: Enhancer configurations that ``--enhancers`` compares in rows (b), (g) and (d), each built by
+#: ``enhanced_yolo(detector, **config)``: "default" passes nothing, i.e. what a user gets.
+ENHANCER_CONFIGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "dce-full": {"enhancer": "zero-dce", "curve_side": None},
+    "dcepp-full": {"enhancer": "zero-dce++", "scale_factor": 1.0, "curve_side": None},
+    "dce-64": {"enhancer": "zero-dce", "curve_side": 64},
+}
+
 SPLITS = {"dark": "dark val", "mixed": "mixed val", "normal": "normal-light val",
           "dark_sel": "dark select", "mixed_sel": "mixed select"}
 
@@ -137,6 +146,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", help="rows to run, e.g. abcdefg (preset default)")
     p.add_argument("--study", help=f"comma-separated (d) variants on the select split, from {','.join(STUDY_VARIANTS)} "
                                    "(preset default; '' for none)")
+    p.add_argument("--enhancers", default="",
+                   help="comma-separated enhancer configurations scored in rows (b), (g) and trained in (d) "
+                        f"with the base recipe, from {','.join(ENHANCER_CONFIGS)} (default: none)")
     p.add_argument("--cache-tag", help="per-seed cache file results-<tag>.json (a second process per seed)")
     p.add_argument("--study-only", action="store_true",
                    help="train only the --study variants (e.g. in a second process per seed)")
@@ -262,16 +274,22 @@ def _finetune_kwargs(cfg: dict, workdir: Path, name: str) -> dict[str, Any]:
             "close_mosaic": max(1, e // 3)}
 
 
-def _build_enhanced(pt: Path, cfg: dict, *, weights: str, scale_factor: float, identity_init: bool = False):
+def _build_enhanced(pt: Path, cfg: dict, *, weights: str, scale_factor: float, identity_init: bool = False,
+                    config: dict[str, Any] | None = None):
+    """The detector at ``pt`` behind an enhancer: the preset's, or ``enhanced_yolo(**config)``'s."""
     from ultralytics import YOLO
 
     from dce_transforms.integrations.ultralytics import enhanced_yolo
 
-    kwargs = {"scale_factor": scale_factor} if cfg["enhancer"] == "zero-dce++" else {}
+    if config is not None:
+        kwargs = dict(config)
+    else:
+        kwargs = {"enhancer": cfg["enhancer"]}
+        if cfg["enhancer"] == "zero-dce++":
+            kwargs["scale_factor"] = scale_factor
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = enhanced_yolo(YOLO(str(pt)), enhancer=cfg["enhancer"], weights=weights,
-                              identity_init=identity_init, **kwargs)
+        model = enhanced_yolo(YOLO(str(pt)), weights=weights, identity_init=identity_init, **kwargs)
     random_init = any("randomly initialised" in str(w.message) for w in caught)
     inner = model.model.enhancer
     inner = getattr(inner, "model", inner)
@@ -378,7 +396,7 @@ def _run_seed(seed: int, cfg: dict, args: argparse.Namespace, base_dir: Path, re
     import torch
     from ultralytics import YOLO
 
-    from dce_transforms import darken
+    from dce_transforms.cli import dce_darken as darken
     from dce_transforms.integrations.ultralytics import train_joint
 
     cfg = {**cfg, "seed": seed}
@@ -496,11 +514,12 @@ def _run_seed(seed: int, cfg: dict, args: argparse.Namespace, base_dir: Path, re
             jobs += ["g", "g:sice-v2"]
         else:
             jobs.append(row)
+    enhancer_jobs = [f"{row}@{name}" for name in args.enhancer_names for row in "bgd" if row in rows_wanted]
     # the reported rows first, the study's variants after them (in the order asked)
     main_d = f"d:{next(iter(recipes))}"
     jobs.sort(key=lambda j: (j.startswith("d:") and j != main_d, j.startswith("d:") and j != main_d and
                              list(recipes).index(j[2:])))
-    for job in jobs:
+    for job in jobs + enhancer_jobs:
         key = job if not job.startswith("d:") else "d:" + _recipe_key(recipes[job[2:]])
         if key in entries:
             continue
@@ -518,6 +537,18 @@ def _run_seed(seed: int, cfg: dict, args: argparse.Namespace, base_dir: Path, re
             w = "sice-v2" if job.endswith("sice-v2") else default_w
             model, rnd, wname = _build_enhanced(detector, cfg, weights=w, scale_factor=cfg["scale_factor"])
             score(job, model, dark_splits if job.startswith("b") else normal_splits, t, weights=wname, random_init=rnd)
+        elif "@" in job:  # an enhancer configuration: cascade, day images, joint with the base recipe
+            row, name = job.split("@")
+            r = recipes["base"]
+            model, rnd, wname = _build_enhanced(detector, cfg, weights=r["weights"], scale_factor=r["scale_factor"],
+                                                config=ENHANCER_CONFIGS[name])
+            if row == "d":
+                run_name = f"d-{name}"
+                train_joint(model, data=dark_yaml, dce_lambda=r["dce_lambda"], enhancer_lr=r["lr_abs"],
+                            **_finetune_kwargs(cfg, workdir, run_name))
+                model = YOLO(str(workdir / "runs" / run_name / "weights" / "last.pt"))
+            score(job, model, normal_splits if row == "g" else dark_splits, t, weights=wname, random_init=rnd,
+                  config=ENHANCER_CONFIGS[name])
         elif job == "c":
             YOLO(str(detector)).train(data=str(dark_yaml), **_finetune_kwargs(cfg, workdir, "c"))
             score("c", YOLO(str(workdir / "runs" / "c" / "weights" / "last.pt")), dark_splits, t,
@@ -592,6 +623,11 @@ def main(argv: list[str] | None = None) -> int:
         if _recipe_key(r) != _recipe_key(base):
             recipes[s] = r
 
+    args.enhancer_names = [n for n in args.enhancers.split(",") if n]
+    for n in args.enhancer_names:
+        if n not in ENHANCER_CONFIGS:
+            raise SystemExit(f"unknown --enhancers configuration {n!r}; choose from {', '.join(ENHANCER_CONFIGS)}")
+
     script = Path(sys.argv[0]).resolve()
     command = "python " + " ".join([str(script.relative_to(REPO)) if script.is_relative_to(REPO) else sys.argv[0],
                                     *(argv if argv is not None else sys.argv[1:])])
@@ -611,6 +647,13 @@ def main(argv: list[str] | None = None) -> int:
         for split in runs[0]["splits"]:
             splits[split] = {m: _mean_std([r["splits"][split][m] for r in runs]) for m in ("map50_95", "map50")}
         return {"splits": splits, "seconds": _mean_std([r["seconds"] for r in runs])}
+
+    def paired_values(k1: str, k2: str, split: str) -> dict[str, Any] | None:
+        try:
+            return _mean_std([per_seed[s]["entries"][k1]["splits"][split]["map50_95"]
+                              - per_seed[s]["entries"][k2]["splits"][split]["map50_95"] for s in seeds])
+        except KeyError:
+            return None
 
     base_key = "d:" + _recipe_key(base)
     row_keys = {"a": "a", "b": "b", "c": "c", "d": base_key, "e": "e", "f": "f", "g": "g"}
@@ -635,6 +678,13 @@ def main(argv: list[str] | None = None) -> int:
         agg = collect(extra)
         if agg is not None:
             summary["rows"][extra[0] + "_old"] = {"setting": ROWS[extra[0]] + " (old sice-v2 weights, no gate)", **agg}
+    enhancer_rows = []
+    for name in args.enhancer_names:
+        aggs = {row: collect(f"{row}@{name}") for row in "bgd"}
+        if any(aggs.values()):
+            enhancer_rows.append({"name": name, "config": ENHANCER_CONFIGS[name], **aggs,
+                                  "d_minus_c_dark": paired_values(f"d@{name}", "c", "dark")})
+    summary["enhancers"] = enhancer_rows
     chosen = None
     if len(study_rows) > 1:
         chosen = max(study_rows, key=lambda v: v["splits"]["dark_sel"]["map50_95"]["mean"])
@@ -652,14 +702,6 @@ def main(argv: list[str] | None = None) -> int:
             summary["rows"] = ordered
     summary["study"] = study_rows
 
-    def paired(k1: str, k2: str, split: str) -> dict[str, Any] | None:
-        try:
-            vals = [per_seed[s]["entries"][k1]["splits"][split]["map50_95"]
-                    - per_seed[s]["entries"][k2]["splits"][split]["map50_95"] for s in seeds]
-        except KeyError:
-            return None
-        return _mean_std(vals)
-
     chosen_key = "d:" + _recipe_key(chosen["recipe"]) if chosen else base_key
     for label, k1, k2, split in (("d - c, dark", base_key, "c", "dark"), ("d - f, dark", base_key, "f", "dark"),
                                  ("d - c, mixed", base_key, "c", "mixed"), ("d - f, mixed", base_key, "f", "mixed"),
@@ -667,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
                                  ("d* - c, mixed", chosen_key, "c", "mixed"), ("d* - f, mixed", chosen_key, "f", "mixed"),
                                  ("f - c, dark", "f", "c", "dark"), ("g - e, normal", "g", "e", "normal"),
                                  ("g(sice-v2) - e, normal", "g:sice-v2", "e", "normal")):
-        p = paired(k1, k2, split)
+        p = paired_values(k1, k2, split)
         if p is not None and not (label.startswith("d*") and chosen_key == base_key):
             summary["paired"][label] = p
 
@@ -752,6 +794,20 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"| {v['name']}{mark} | {v['change']} | {_fmt(sp['dark_sel']['map50_95'])} | {delta} | "
                          f"{_fmt(sp.get('mixed_sel', {}).get('map50_95'))} | {_fmt(sp['dark']['map50_95'])} | "
                          f"{v['seconds']['mean']:.0f} |")
+    if enhancer_rows:
+        lines += ["", "Enhancer configurations (`enhanced_yolo(detector, **config)`; (d) with the base recipe), "
+                  "mAP50-95:", "",
+                  "| configuration | config | (b) cascade, dark | (b) cascade, mixed | (g) normal light | "
+                  "(d) joint, dark | (d) joint, mixed | (d) − (c), dark, paired |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+        for v in enhancer_rows:
+            def cell(row: str, split: str, v: dict[str, Any] = v) -> str:
+                return _fmt((v[row] or {}).get("splits", {}).get(split, {}).get("map50_95"))
+            dc = v["d_minus_c_dark"]
+            delta = f"{dc['mean']:+.3f} ± {dc['std']:.3f}" if dc else "–"
+            lines.append(f"| {v['name']} | `{v['config'] or '{}'}` | {cell('b', 'dark')} | {cell('b', 'mixed')} | "
+                         f"{cell('g', 'normal')} | {cell('d', 'dark')} | {cell('d', 'mixed')} | "
+                         f"{delta} |")
     lines += [f"\n**Note.** {n}" for n in notes]
     (args.out / f"{tag}.md").write_text("\n".join(lines) + "\n")
     if summary["rows"]:

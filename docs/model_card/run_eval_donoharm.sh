@@ -20,7 +20,7 @@ if [ -n "$bus" ] && [ -f "$bus" ]; then ln -sf "$bus" /tmp/dnh_coco8_bus/bus.jpg
 run() {  # run OUT_TAG ARGS...: one dce-eval call, skipped when its table exists (delete it to re-run)
   local tag=$1; shift
   [ -f "$out/$tag.md" ] && { echo "kept $out/$tag.md"; return; }
-  $py -m dce_transforms.evaluate "$@" -q --json "$out/$tag.json" --markdown "$out/$tag.md"
+  $py -m dce_transforms.cli.dce_eval "$@" -q --json "$out/$tag.json" --markdown "$out/$tag.md"
 }
 for m in zero-dce zero-dce++; do
   if [ $m = zero-dce ]; then old=sice-v1; new=sice-v1-adaptive; ck=$off/zero_dce_epoch99.pth; tag=zero_dce

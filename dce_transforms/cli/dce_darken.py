@@ -51,8 +51,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._cli import EXIT_INTERRUPTED, HelpFormatter, check_writable_dir, describe_os_error, parse_args, usage_error
-from .errors import DCEError, UsageError
+from ..errors import DCEError, UsageError
+from ._common import (
+    EXIT_INTERRUPTED,
+    HelpFormatter,
+    check_writable_dir,
+    describe_os_error,
+    is_within,
+    parse_args,
+    usage_error,
+)
 
 __all__ = ["DatasetSpec", "UsageError", "image_seed", "label_path", "load_data_yaml", "main", "plan", "read_yaml"]
 
@@ -287,7 +295,7 @@ class _Item:
 
 
 def _split_images(entry: Path, root: Path) -> tuple[list[Path], bool]:
-    from .io import IMAGE_SUFFIXES, list_images  # noqa: PLC0415
+    from ..io import IMAGE_SUFFIXES, list_images  # noqa: PLC0415
 
     if entry.is_dir():
         return list_images([entry]), False
@@ -310,15 +318,6 @@ def _split_images(entry: Path, root: Path) -> tuple[list[Path], bool]:
     raise UsageError(f"split entry {str(entry)!r} is neither a folder nor a .txt image list.")
 
 
-def _inside(a: Path, b: Path) -> bool:
-    """True if ``a`` is ``b`` or lies inside it."""
-    try:
-        a.relative_to(b)
-        return True
-    except ValueError:
-        return False
-
-
 def plan(spec: DatasetSpec, out: Path) -> tuple[dict[str, list[Any]], list[_Item]]:
     """Map every split entry and image to its place under ``out``; refuse outputs overlapping the source."""
     out = out.resolve()
@@ -328,7 +327,7 @@ def plan(spec: DatasetSpec, out: Path) -> tuple[dict[str, list[Any]], list[_Item
     for split, entries in spec.splits.items():
         new_entries: list[Path | tuple[Path, list[Path]]] = []
         for entry in entries:
-            if not _inside(entry, spec.root):
+            if not is_within(entry, spec.root):
                 raise UsageError(
                     f"split {split!r} entry {str(entry)!r} lies outside the dataset root {str(spec.root)!r}; "
                     "set 'path' in the YAML to a folder that holds every split."
@@ -339,20 +338,20 @@ def plan(spec: DatasetSpec, out: Path) -> tuple[dict[str, list[Any]], list[_Item
             if is_list:
                 listed = []
                 for f in files:
-                    if not _inside(f, spec.root):
+                    if not is_within(f, spec.root):
                         raise UsageError(f"image {str(f)!r} listed in {entry.name} lies outside the dataset root.")
                     listed.append(f.relative_to(spec.root))
                 new_entries.append((rel_entry, listed))
             else:
                 new_entries.append(rel_entry)
             for f in files:
-                rel = f.relative_to(spec.root) if _inside(f, spec.root) else None
+                rel = f.relative_to(spec.root) if is_within(f, spec.root) else None
                 if rel is None:
                     raise UsageError(f"image {str(f)!r} lies outside the dataset root {str(spec.root)!r}.")
                 items.setdefault(f, _Item(src=f, rel=rel))
         split_out[split] = new_entries
     for src in sources:
-        if _inside(out, src) or _inside(src, out):
+        if is_within(out, src) or is_within(src, out):
             raise UsageError(
                 f"the output folder {str(out)!r} overlaps the source {str(src)!r}: choose a folder outside the dataset."
             )
@@ -411,7 +410,7 @@ def _yaml_value(v: Any) -> str:
 
 
 def _write_yaml(path: Path, out_root: Path, split_out: dict[str, list[Any]], names: dict[int, str], extra: dict) -> None:
-    from .io import atomic_path  # noqa: PLC0415
+    from ..io import atomic_path  # noqa: PLC0415
 
     lines = [
         "# Low-light copy written by dce-darken (dce_transforms.simulate).",
@@ -441,7 +440,7 @@ def _write_yaml(path: Path, out_root: Path, split_out: dict[str, list[Any]], nam
 
 # -- command line -------------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
-    from .io import DEFAULT_MAX_PIXELS  # noqa: PLC0415
+    from ..io import DEFAULT_MAX_PIXELS  # noqa: PLC0415
 
     p = argparse.ArgumentParser(
         prog=_PROG,
@@ -508,7 +507,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if any(sep in args.yaml_name for sep in ("/", "\\")) or not args.yaml_name.endswith((".yaml", ".yml")):
         return fail(f"--yaml-name must be a file name ending in .yaml, got {args.yaml_name!r}.")
     try:
-        from .simulate import sample_params  # noqa: PLC0415
+        from ..simulate import sample_params  # noqa: PLC0415
 
         sample_params(1, **ranges)  # validate the ranges before touching any file
         source = Path(args.source)
@@ -545,7 +544,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return fail(f"cannot read the dataset: {err}")
     if not items:
         return fail(f"no images found in the splits of {str(spec.root)!r}.")
-    from .io import atomic_path  # noqa: PLC0415
+    from ..io import atomic_path  # noqa: PLC0415
 
     try:
         with atomic_path(partial) as tmp:
@@ -560,8 +559,8 @@ def _main(argv: Sequence[str] | None) -> int:
     import torch  # noqa: PLC0415
     from tqdm.auto import tqdm  # noqa: PLC0415
 
-    from .io import image_to_tensor, read_image, tensor_to_image, write_image  # noqa: PLC0415
-    from .simulate import simulate_low_light  # noqa: PLC0415
+    from ..io import image_to_tensor, read_image, tensor_to_image, write_image  # noqa: PLC0415
+    from ..simulate import simulate_low_light  # noqa: PLC0415
 
     def process(item: _Item) -> str | None:
         if item.rel in done_before:

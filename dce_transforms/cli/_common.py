@@ -1,4 +1,4 @@
-"""Helpers shared by the command-line tools: parsing without exiting, usage errors, Ctrl-C, output checks.
+"""Helpers shared by the command-line tools: parsing without exiting, usage errors, Ctrl-C, output checks, devices.
 
 Exit statuses of every tool: 0 all done, 1 some items failed, 2 bad usage, 130 interrupted (Ctrl-C).
 """
@@ -15,11 +15,39 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import DCEError
+from ..errors import ConfigError, DCEError, UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "AUTO_CURVE_MAX_SIDE",
+    "OutputError",
+    "plain_text",
+    "HelpFormatter",
+    "parse_args",
+    "usage_error",
+    "interruptible",
+    "describe_os_error",
+    "is_disk_full",
+    "is_within",
+    "check_writable_dir",
+    "check_output_file",
+    "finite_range",
+    "parse_curve_max_side",
+    "resolve_device",
+    "resolve_train_device",
+]
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+
+#: ``--curve-max-side auto``: curves are estimated at full resolution up to this longer side,
+#: and on a copy down-scaled to it above (then applied at full resolution).
+AUTO_CURVE_MAX_SIDE = 1024
 
 
 class OutputError(DCEError, ValueError):
@@ -111,6 +139,15 @@ def is_disk_full(err: BaseException) -> bool:
     return False
 
 
+def is_within(path: Path, folder: Path) -> bool:
+    """True if ``path`` is ``folder`` or lies inside it (paths compared as given, not resolved)."""
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
 def check_writable_dir(folder: str | os.PathLike[str], *, option: str = "-o") -> Path:
     """Create ``folder`` (and parents) if needed and check that a file can be written in it, before any work.
 
@@ -172,8 +209,6 @@ def finite_range(name: str, value: float | None, *, lo: float | None = None, hi:
 
     The message states the valid range, e.g. ``--lr must be a number > 0, got -1``.
     """
-    from .errors import ConfigError
-
     if value is None:
         return
     parts = []
@@ -190,3 +225,77 @@ def finite_range(name: str, value: float | None, *, lo: float | None = None, hi:
         bad = value >= hi if hi_open else value > hi
     if bad:
         raise ConfigError(f"{name} must be {wanted}, got {value!r}.")
+
+
+def parse_curve_max_side(text: str) -> int | None:
+    """``--curve-max-side``: ``auto`` → :data:`AUTO_CURVE_MAX_SIDE`, ``none``/``full``/``0`` → ``None``, else N >= 8.
+
+    Example:
+        >>> parse_curve_max_side("auto"), parse_curve_max_side("none"), parse_curve_max_side("640")
+        (1024, None, 640)
+
+    Raises:
+        argparse.ArgumentTypeError: anything else (argparse turns it into a usage error).
+    """
+    t = str(text).strip().lower()
+    if t == "auto":
+        return AUTO_CURVE_MAX_SIDE
+    if t in ("none", "full", "0"):
+        return None
+    try:
+        value = int(t)
+    except ValueError:
+        value = -1
+    if value < 8:
+        raise argparse.ArgumentTypeError(f"expected auto, none (full resolution) or an integer >= 8, got {text!r}")
+    return value
+
+
+def resolve_device(name: str, *, half: bool = False) -> torch.device:
+    """``--device`` of ``dce-enhance`` and ``dce-eval``: ``auto`` → CUDA when available, else CPU; checks that
+    ``--half`` is used on CUDA only.
+
+    Raises:
+        UsageError: CUDA requested but unavailable, or half precision requested on the CPU.
+    """
+    import torch  # noqa: PLC0415 - dce-darken uses this module without torch at start-up
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}.") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was given but CUDA is not available here; use --device cpu (or auto).")
+    if half and device.type != "cuda":
+        raise UsageError(
+            "--half needs a CUDA device: float16 on the CPU is slow and loses precision. Drop --half, or run with "
+            "--device cuda on a machine with a GPU."
+        )
+    return device
+
+
+def resolve_train_device(name: str) -> torch.device:
+    """``--device`` of ``dce-train`` (stricter than :func:`resolve_device`): ``auto``, ``cpu``, or an existing
+    ``cuda``/``cuda:N``.
+
+    Raises:
+        ConfigError: not a device name, not cpu/cuda, CUDA unavailable, or no CUDA device of that index.
+    """
+    import torch  # noqa: PLC0415
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as err:
+        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}.") from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda was given but CUDA is not available here; use --device cpu (or auto).")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here.")
+    elif device.type != "cpu":
+        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}.")
+    return device

@@ -47,22 +47,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._cli import (
-    HelpFormatter,
-    check_writable_dir,
-    describe_os_error,
-    interruptible,
-    is_disk_full,
-    parse_args,
-    usage_error,
-)
-from .errors import DCEError, UsageError
-from .fast import PRECISIONS, optimize
-from .io import (
+from ..errors import DCEError, UsageError
+from ..fast import PRECISIONS, optimize
+from ..io import (
     DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     ImageReadError,
+    _cv2,
     atomic_path,
     image_to_tensor,
     list_images,
@@ -70,7 +62,20 @@ from .io import (
     tensor_to_image,
     write_image,
 )
-from .registry import get_model, list_models, model_class
+from ..registry import get_model, list_models, model_class
+from ._common import (
+    AUTO_CURVE_MAX_SIDE,
+    HelpFormatter,
+    check_writable_dir,
+    describe_os_error,
+    interruptible,
+    is_disk_full,
+    is_within,
+    parse_args,
+    parse_curve_max_side,
+    resolve_device,
+    usage_error,
+)
 
 __all__ = [
     "AUTO_CURVE_MAX_SIDE",
@@ -85,10 +90,6 @@ __all__ = [
     "enhance_video_file",
     "main",
 ]
-
-#: ``--curve-max-side auto``: curves are estimated at full resolution up to this longer side,
-#: and on a copy down-scaled to it above (then applied at full resolution).
-AUTO_CURVE_MAX_SIDE = 1024
 
 #: The registry's models by ``--model`` name (:func:`dce_transforms.list_models`).
 MODELS: dict[str, type[nn.Module]] = {name: model_class(name) for name in list_models()}
@@ -111,26 +112,12 @@ class Job:
     compare: Path | None = None
 
 
-def _cv2():
-    import cv2  # noqa: PLC0415 - OpenCV is loaded by the tool, not by `import dce_transforms`
-
-    return cv2
-
-
 # -- planning ---------------------------------------------------------------------------------
 def _output_suffix(src: Path, kind: str) -> str:
     ext = src.suffix
     if kind == "video":
         return ext if ext.lower() in _VIDEO_OUT_SUFFIXES else ".mp4"
     return ext if ext.lower() in IMAGE_SUFFIXES else ".png"
-
-
-def _is_within(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-        return True
-    except ValueError:
-        return False
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -167,7 +154,7 @@ def plan_jobs(inputs: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLi
             root = p.resolve()
             for f in list_images([p], suffixes=all_suffixes):
                 fr = f.resolve()
-                if _is_within(fr, out_res):
+                if is_within(fr, out_res):
                     if out_res != root:
                         continue  # earlier outputs in a sub-folder of the input folder
                     if suffix and (f.stem.endswith(suffix) or f.stem.endswith(f"{suffix}_compare")):
@@ -229,43 +216,6 @@ def _record_outputs(out: Path, paths: Sequence[Path | None]) -> None:
 
 
 # -- model ------------------------------------------------------------------------------------
-def resolve_device(name: str, *, half: bool = False) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; checks that ``--half`` is used on CUDA only.
-
-    Raises:
-        UsageError: CUDA requested but unavailable, or half precision requested on the CPU.
-    """
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}.") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was given but CUDA is not available here; use --device cpu (or auto).")
-    if half and device.type != "cuda":
-        raise UsageError(
-            "--half needs a CUDA device: float16 on the CPU is slow and loses precision. Drop --half, or run with "
-            "--device cuda on a machine with a GPU."
-        )
-    return device
-
-
-def _parse_curve_max_side(text: str) -> int | None:
-    t = str(text).strip().lower()
-    if t == "auto":
-        return AUTO_CURVE_MAX_SIDE
-    if t in ("none", "full", "0"):
-        return None
-    try:
-        value = int(t)
-    except ValueError:
-        value = -1
-    if value < 8:
-        raise argparse.ArgumentTypeError(f"expected auto, none (full resolution) or an integer >= 8, got {text!r}")
-    return value
-
-
 def build_model(name: str, *, weights: str | None = "default", scale_factor: float | None = None,
                 curve_max_side: int | None = AUTO_CURVE_MAX_SIDE) -> nn.Module:
     """The enhancer for ``--model`` (``zero-dce`` or ``zero-dce++``), in eval mode, without value checks.
@@ -309,13 +259,13 @@ def _write_gray(path: Path, gray: np.ndarray, *, quality: int) -> None:
 
 
 def _preview(arr: np.ndarray) -> np.ndarray:
-    from .viz import to_uint8  # noqa: PLC0415
+    from ..viz import to_uint8  # noqa: PLC0415
 
     return to_uint8(arr)
 
 
 def _write_compare(path: Path, before: np.ndarray, after: np.ndarray) -> None:
-    from .viz import compare_grid  # noqa: PLC0415
+    from ..viz import compare_grid  # noqa: PLC0415
 
     height = min(before.shape[0], 1080)
     write_image(path, compare_grid(_preview(before), _preview(after), cell_height=height), quality=90)
@@ -437,7 +387,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="shipped weights name, or a .safetensors/.pth state dict (default: the shipped weights)")
     p.add_argument("--scale-factor", type=float, default=None,
                    help="zero-dce++ only: estimate curves on the input down-scaled by this factor (default 1)")
-    p.add_argument("--curve-max-side", type=_parse_curve_max_side, default=AUTO_CURVE_MAX_SIDE, metavar="N",
+    p.add_argument("--curve-max-side", type=parse_curve_max_side, default=AUTO_CURVE_MAX_SIDE, metavar="N",
                    help=f"estimate curves on a copy whose longer side is at most N px and apply them at full "
                         f"resolution "
                         f"(bounded memory and time); 'none' always uses full resolution; 'auto' (default) = "
