@@ -8,12 +8,12 @@ The authors' released code writes ``x + r·(x² − x)``, which is the same curv
 
 from __future__ import annotations
 
-import torch  # noqa: F401 - the doctests below use it
+import torch
 from torch import Tensor, nn
 
 from .errors import ConfigError, ImageShapeError
 
-__all__ = ["le_curve", "apply_curves", "LECurve", "ApplyCurves"]
+__all__ = ["le_curve", "apply_curves", "apply_curves_", "LECurve", "ApplyCurves"]
 
 
 def le_curve(x: Tensor, alpha: Tensor | float) -> Tensor:
@@ -94,6 +94,31 @@ def apply_curves(x: Tensor, alpha: Tensor, *, iterations: int | None = None) -> 
     c = x.shape[-3]
     for i in range(n):
         x = le_curve(x, alpha if shared else alpha[..., i * c : (i + 1) * c, :, :])
+    return x
+
+
+def apply_curves_(x: Tensor, alpha: Tensor, *, iterations: int | None = None) -> Tensor:
+    """:func:`apply_curves` for inference: in place on ``x``, with one scratch buffer, no autograd.
+
+    Each step is ``x += α·(x − x²)`` (``x − x²`` by one ``addcmul``): the same curve as
+    :func:`le_curve`, equal to rounding (about 1e-7), about twice as fast on a CPU and without the
+    ``3·n`` intermediate images. ``x`` is overwritten and returned: pass a copy you own.
+
+    Example:
+        >>> x = torch.full((1, 3, 2, 2), 0.2)
+        >>> ref = apply_curves(x, torch.ones(1, 3, 2, 2), iterations=2)
+        >>> bool((apply_curves_(x.clone(), torch.ones(1, 3, 2, 2), iterations=2) - ref).abs().max() < 1e-6)
+        True
+    """
+    n = _check_alpha(x, alpha, iterations)
+    c = x.shape[-3]
+    shared = alpha.shape[-3] == c
+    t = torch.empty_like(x)
+    with torch.no_grad():
+        for i in range(n):
+            torch.addcmul(x, x, x, value=-1, out=t)
+            t.mul_(alpha if shared else alpha[..., i * c : (i + 1) * c, :, :])
+            x.add_(t)
     return x
 
 

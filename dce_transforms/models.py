@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from . import _pipeline
 from ._checks import check_image, is_tracing
 from ._weights import WeightsEntry, load_state_dict
-from .curves import apply_curves, le_curve
+from .curves import apply_curves, apply_curves_, le_curve
 from .errors import ConfigError, DeviceError, WeightsError
 from .gate import ExposureGate, GateConfig
 
@@ -307,18 +307,23 @@ class _CurveEstimator(nn.Module):
         """Apply ``iterations`` curve steps with maps ``alpha`` (full resolution, or smaller: up-sampled).
 
         Smaller maps are up-sampled bilinearly one iteration's 3 channels at a time, so the extra
-        memory at full resolution is one image-sized buffer instead of ``3·n`` channels.
+        memory at full resolution is one image-sized buffer instead of ``3·n`` channels. Without
+        autograd (``torch.no_grad``/``inference_mode``, inputs not requiring grad, not tracing) the
+        steps run in place on a copy of ``x`` (:func:`~dce_transforms.curves.apply_curves_`).
         """
         size = x.shape[-2:]
-        if alpha.shape[-2:] == size:
+        inplace = not torch.is_grad_enabled() and not is_tracing()
+        if alpha.shape[-2:] == size or alpha.shape[-3] == 3:
+            if alpha.shape[-2:] != size:
+                alpha = F.interpolate(alpha, size=size, mode="bilinear", align_corners=False)
+            if inplace:
+                return apply_curves_(x.clone(), alpha.to(x.dtype), iterations=self.iterations)
             return apply_curves(x, alpha.to(x.dtype), iterations=self.iterations)
-        if alpha.shape[-3] == 3:
-            a = F.interpolate(alpha, size=size, mode="bilinear", align_corners=False).to(x.dtype)
-            return apply_curves(x, a, iterations=self.iterations)
+        y = x.clone() if inplace else x
         for i in range(alpha.shape[-3] // 3):
-            a = F.interpolate(alpha[:, 3 * i : 3 * i + 3], size=size, mode="bilinear", align_corners=False)
-            x = le_curve(x, a.to(x.dtype))
-        return x
+            a = F.interpolate(alpha[:, 3 * i : 3 * i + 3], size=size, mode="bilinear", align_corners=False).to(x.dtype)
+            y = apply_curves_(y, a, iterations=1) if inplace else le_curve(y, a)
+        return y
 
     def forward(self, x: Any, *targets: Any, return_curves: bool = False) -> Any:
         """Enhance an image (the module's contract), or the images of a pipeline sample.
@@ -362,7 +367,7 @@ class _CurveEstimator(nn.Module):
             y = self.apply_curves(x4, self.estimate_curves(x4, full_resolution=False))
             return y.squeeze(0) if unbatched else y
         alpha = self.estimate_curves(x4)
-        y = apply_curves(x4, alpha, iterations=self.iterations)
+        y = self.apply_curves(x4, alpha)
         if unbatched:
             y, alpha = y.squeeze(0), alpha.squeeze(0)
         return (y, alpha) if return_curves else y
