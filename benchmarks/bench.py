@@ -45,7 +45,7 @@ sys.path.insert(0, str(HERE))
 from baseline import authors_zero_dce, baseline_from  # noqa: E402
 
 from dce_transforms import ZeroDCE, ZeroDCEPP, ZeroReferenceLoss  # noqa: E402
-from dce_transforms.fast import cpu_bf16_flags, optimize  # noqa: E402
+from dce_transforms.fast import cpu_bf16_flags, openvino_available, optimize  # noqa: E402
 
 SHARED = Path(os.environ.get("DCE_SHARED", HERE.parent.parent / "shared"))
 
@@ -600,10 +600,13 @@ def run_cpu_720p(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[
     add(group, "`ZeroDCE` eager, float32 (default: channels-last input)", ref_fn, ref_out, eager(ours), 0.0)
     fast, st = timed_setup(lambda: optimize(ours, compile=False, fuse_curves=False))
     add(group, f"`optimize(compile=False)` (dce-enhance), {fast.precision}", ref_fn, ref_out, lambda: fast(x), st)
-    fast32 = optimize(ours, precision="fp32")
-    add(group, "`optimize(precision=\"fp32\")` compiled", ref_fn, ref_out, lambda: fast32(x), 0.0)
-    fast_auto = optimize(ours)
-    add(group, f"`optimize()` defaults: {fast_auto.precision}", ref_fn, ref_out, lambda: fast_auto(x), 0.0)
+    fast32 = optimize(ours, precision="fp32", backend="inductor")
+    add(group, "`optimize(precision=\"fp32\", backend=\"inductor\")` compiled", ref_fn, ref_out, lambda: fast32(x), 0.0)
+    fast_ind = optimize(ours, backend="inductor")
+    add(group, f"`optimize(backend=\"inductor\")`: {fast_ind.precision}", ref_fn, ref_out, lambda: fast_ind(x), 0.0)
+    fast_auto, st = timed_setup(lambda: optimize(ours))
+    add(group, f"`optimize()` defaults: backend {fast_auto.backend}, {fast_auto.precision}", ref_fn, ref_out,
+        lambda: fast_auto(x), st)
     if not args.no_deploy:
         try:
             onnx_path, st = timed_setup(lambda: export_onnx(ours, tmp / "zero_dce.onnx", x))
@@ -631,9 +634,9 @@ def run_cpu_720p(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[
         s_out = eager(shipped)()
         s_fast = optimize(shipped)
         add(g2, "`ZeroDCE()` eager, float32", ref_fn, s_out, eager(shipped), 0.0, "agreement: itself")
-        add(g2, f"`optimize(ZeroDCE())` defaults: {s_fast.precision}", ref_fn, s_out, lambda: s_fast(x), 0.0,
+        add(g2, f"`optimize(ZeroDCE())` defaults: backend {s_fast.backend}, {s_fast.precision}", ref_fn, s_out, lambda: s_fast(x), 0.0,
             "agreement vs `ZeroDCE()` eager")
-    nchw = fast = fast32 = fast_auto = None  # free the copies before the next group
+    nchw = fast = fast32 = fast_ind = fast_auto = None  # free the copies before the next group
     gc.collect()
 
     # -- Zero-DCE++, scale 12, 1920x1080 ------------------------------------------------------------
@@ -642,9 +645,13 @@ def run_cpu_720p(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[
     ref_out = ref_fn()
     add(group, "`ZeroDCEPP` eager, float32", ref_fn, ref_out, eager(ours), 0.0)
     pp_auto = optimize(ours)
-    add(group, f"`optimize()` defaults: {pp_auto.precision}", ref_fn, ref_out, lambda: pp_auto(x), 0.0)
+    add(group, f"`optimize()` defaults: backend {pp_auto.backend}, {pp_auto.precision}", ref_fn, ref_out,
+        lambda: pp_auto(x), 0.0)
     pp_bf16 = optimize(ours, precision="bf16")
     add(group, "`optimize(precision=\"bf16\")`", ref_fn, ref_out, lambda: pp_bf16(x), 0.0)
+    if openvino_available():
+        pp_ov = optimize(ours, backend="openvino")
+        add(group, "`optimize(backend=\"openvino\")`: fp32", ref_fn, ref_out, lambda: pp_ov(x), 0.0)
     return rows, notes
 
 

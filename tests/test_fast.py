@@ -180,7 +180,7 @@ def test_compiled_matches_baseline(kind, kw, side):
         reference.load_state_dict(model.state_dict())
     with torch.no_grad():
         ref = reference(x) if side is not None else baseline.baseline_from(model)(x)
-    y = optimize(model, compile=True, curve_max_side=side, precision="fp32")(x)
+    y = optimize(model, compile=True, curve_max_side=side, precision="fp32", backend="inductor")(x)
     assert torch.allclose(y, ref, atol=EXACT, rtol=0)
 
 
@@ -326,5 +326,47 @@ def test_compiled_bf16_agrees_within_50db():
     model = _model("dce")
     x = _smooth_image(b=1, h=32, w=40)
     ref = optimize(model, compile=False, fuse_curves=False, precision="fp32")(x)
-    y = optimize(model, precision="bf16")(x)  # the path precision="auto" takes on CPUs with native bf16
+    y = optimize(model, precision="bf16", backend="inductor")(x)  # Inductor's path on CPUs with native bf16
     assert y.dtype == torch.float32 and 50.0 <= _psnr(y, ref) < 200
+
+
+# -- the OpenVINO backend (the ``openvino`` extra) -------------------------------------------------------
+def test_auto_backend_choice(monkeypatch):
+    monkeypatch.setattr(fast_mod, "openvino_available", lambda: True)
+    dce, pp = _model("dce"), _model("pp")
+    assert optimize(dce).backend == "openvino"  # Zero-DCE on the CPU, float32 model, no bound
+    assert optimize(dce, compile=False).backend == "eager"
+    assert optimize(dce, curve_max_side=16).backend == "inductor"  # traced sizes would be constants
+    assert optimize(dce, inference=False).backend == "inductor"
+    assert optimize(pp).backend == "inductor"  # not measured faster for Zero-DCE++
+    assert "backend=openvino" in repr(optimize(dce))
+    monkeypatch.setattr(fast_mod, "openvino_available", lambda: False)
+    assert optimize(dce).backend == "inductor"
+    with pytest.raises(ConfigError, match="pip install 'dce-transforms\\[openvino\\]'"):
+        optimize(dce, backend="openvino")
+    with pytest.raises(ConfigError, match="backend must be one of"):
+        optimize(dce, backend="tensorrt")
+    with pytest.raises(ConfigError, match="no curve_max_side"):
+        optimize(dce, backend="openvino", curve_max_side=16)
+
+
+@pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
+def test_openvino_backend_agrees_with_eager(cls):
+    pytest.importorskip("openvino")
+    model = cls().eval()  # shipped weights, exposure gate on: both gate passes are in the converted graph
+    g = torch.Generator().manual_seed(5)
+    base = F.interpolate(torch.rand(2, 3, 6, 8, generator=g), size=(72, 100), mode="bicubic").clamp(0, 1)
+    fast32 = optimize(model, backend="openvino", precision="fp32")
+    fast16 = optimize(model, backend="openvino", precision="bf16")
+    assert fast32.backend == fast16.backend == "openvino"
+    for x in (0.15 * base, 0.3 + 0.4 * base, 0.85 + 0.15 * base[:1, :, :64, :80].contiguous()):
+        with torch.no_grad():
+            ref = model(x)
+        y = fast32(x)
+        assert y.shape == x.shape and y.dtype == x.dtype
+        assert _psnr(y, ref) >= 80.0  # float32 in OpenVINO: rounding only
+        assert 50.0 <= _psnr(fast16(x), ref) < 200  # bf16: close, but really computed in bf16
+    small = 0.2 * base[:1, :, :40, :50].contiguous()  # below the converted example's size: runs in torch
+    with torch.no_grad():
+        assert torch.allclose(fast32(small), model(small), atol=EXACT, rtol=0)
+    assert fast32(small[0]).shape == small[0].shape  # unbatched in, unbatched out
