@@ -96,8 +96,8 @@ def choose_precision(model: nn.Module) -> tuple[torch.dtype | None, str]:
 
     - CUDA: float16 (tensor cores; 3 more mantissa bits than bfloat16 at the same speed).
     - CPU with native bfloat16 (AMX or AVX-512 BF16, :func:`cpu_bf16_flags`): bfloat16 for
-      Zero-DCE (about 2x faster than float32 compiled, 74.8 dB). Zero-DCE++ stays float32: in
-      bfloat16 it ran 328 against 340 ms at scale 12, 1920x1080 (64.7 dB), not worth the precision.
+      Zero-DCE (compiled: 440 against 1,009 ms at 1280x720, 74.6 dB) and Zero-DCE++ (16.2 against
+      19.5 ms at scale 12, 1920x1080, 66.3 dB), both measured by ``benchmarks/bench.py --preset cpu-720p``.
     - Elsewhere, or a model already in another precision: ``None`` (the model's own dtype).
     """
     p = next(model.parameters())
@@ -110,8 +110,6 @@ def choose_precision(model: nn.Module) -> tuple[torch.dtype | None, str]:
     flags = cpu_bf16_flags()
     if not flags:
         return None, "CPU without native bf16"
-    if isinstance(model, ZeroDCEPP):
-        return None, f"ZeroDCEPP on CPU with {'/'.join(flags)}: bf16 not measurably faster"
     return torch.bfloat16, f"CPU with native bf16 ({'/'.join(flags)})"
 
 
@@ -351,7 +349,7 @@ def _resolve_backend(backend: str, model: nn.Module, *, compile: bool, inference
     if not compile:
         return "eager", "compile=False"
     if ov_ok and not isinstance(model, ZeroDCEPP) and openvino_available():
-        return "openvino", "auto: OpenVINO installed, Zero-DCE on the CPU (1.5x Inductor's speed, measured)"
+        return "openvino", "auto: OpenVINO installed, Zero-DCE on the CPU (1.7x Inductor's speed, measured)"
     return "inductor", "auto"
 
 
@@ -577,8 +575,7 @@ def optimize(model: nn.Module, **options: Any) -> FastEnhancer:
             yes, except for ZeroDCEPP on CPU, whose depthwise convolutions run about 2x slower in NHWC.
         precision: the network's precision. ``"auto"`` (default): the fastest that keeps the output
             within 50 dB PSNR of float32 on the device found (:func:`choose_precision`: bfloat16 on
-            CPUs with AMX / AVX-512 BF16, float16 on CUDA, float32 elsewhere and for Zero-DCE++ on
-            CPU); the choice is in the wrapper's ``repr`` and ``precision`` attribute and logged
+            CPUs with AMX / AVX-512 BF16, float16 on CUDA, float32 elsewhere); the choice is in the wrapper's ``repr`` and ``precision`` attribute and logged
             (``logging``, INFO, logger ``dce_transforms.fast``). ``"fp32"``, ``"bf16"``, ``"fp16"``
             force one. The curves are always applied in the input's precision.
         dtype: the same as a ``torch.dtype``; given, it overrides ``precision="auto"``.
@@ -592,7 +589,7 @@ def optimize(model: nn.Module, **options: Any) -> FastEnhancer:
         backend: ``"auto"`` (default), ``"inductor"`` (``torch.compile``), ``"openvino"`` or ``"eager"``
             (the same as ``compile=False``). ``"auto"`` takes OpenVINO when it is installed (the
             ``openvino`` extra) for a float32 Zero-DCE on the CPU in inference without
-            ``curve_max_side`` (measured 1.5x Inductor's speed in bf16 at 1280x720; ``benchmarks/bench.py``),
+            ``curve_max_side`` (measured 1.7x Inductor's speed in bf16 at 1280x720; ``benchmarks/bench.py``),
             Inductor otherwise. The OpenVINO model is converted once (about 2 s) with dynamic batch,
             height and width, runs in ``precision``'s fp32 or bf16, and returns tensors like the model;
             inputs under 64 px on a side run in torch (the traced branches assume larger ones).

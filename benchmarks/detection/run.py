@@ -147,8 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--study", help=f"comma-separated (d) variants on the select split, from {','.join(STUDY_VARIANTS)} "
                                    "(preset default; '' for none)")
     p.add_argument("--enhancers", default="",
-                   help="comma-separated enhancer configurations scored in rows (b), (g) and trained in (d) "
-                        f"with the base recipe, from {','.join(ENHANCER_CONFIGS)} (default: none)")
+                   help="comma-separated enhancer configurations scored in rows (b), (g) and trained in (d) by train_joint "
+                        f"with its defaults, from {','.join(ENHANCER_CONFIGS)} (default: none)")
     p.add_argument("--cache-tag", help="per-seed cache file results-<tag>.json (a second process per seed)")
     p.add_argument("--study-only", action="store_true",
                    help="train only the --study variants (e.g. in a second process per seed)")
@@ -795,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{_fmt(sp.get('mixed_sel', {}).get('map50_95'))} | {_fmt(sp['dark']['map50_95'])} | "
                          f"{v['seconds']['mean']:.0f} |")
     if enhancer_rows:
-        lines += ["", "Enhancer configurations (`enhanced_yolo(detector, **config)`; (d) with the base recipe), "
+        lines += ["", "Enhancer configurations (`enhanced_yolo(detector, **config)`; (d): `train_joint` with its defaults), "
                   "mAP50-95:", "",
                   "| configuration | config | (b) cascade, dark | (b) cascade, mixed | (g) normal light | "
                   "(d) joint, dark | (d) joint, mixed | (d) − (c), dark, paired |",
