@@ -651,7 +651,7 @@ def run_cpu_720p(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[
     add(group, "`optimize(precision=\"bf16\")`", ref_fn, ref_out, lambda: pp_bf16(x), 0.0)
     if openvino_available():
         pp_ov = optimize(ours, backend="openvino")
-        add(group, "`optimize(backend=\"openvino\")`: fp32", ref_fn, ref_out, lambda: pp_ov(x), 0.0)
+        add(group, f"`optimize(backend=\"openvino\")`: {pp_ov.precision}", ref_fn, ref_out, lambda: pp_ov(x), 0.0)
     return rows, notes
 
 

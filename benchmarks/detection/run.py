@@ -682,8 +682,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.enhancer_names:
         aggs = {row: collect(f"{row}@{name}") for row in "bgd"}
         if any(aggs.values()):
+            first = args.enhancer_names[0]
             enhancer_rows.append({"name": name, "config": ENHANCER_CONFIGS[name], **aggs,
-                                  "d_minus_c_dark": paired_values(f"d@{name}", "c", "dark")})
+                                  "d_minus_c_dark": paired_values(f"d@{name}", "c", "dark"),
+                                  "d_minus_first_dark": paired_values(f"d@{name}", f"d@{first}", "dark")
+                                  if name != first else None})
     summary["enhancers"] = enhancer_rows
     chosen = None
     if len(study_rows) > 1:
@@ -798,16 +801,18 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", "Enhancer configurations (`enhanced_yolo(detector, **config)`; (d): `train_joint` with its defaults), "
                   "mAP50-95:", "",
                   "| configuration | config | (b) cascade, dark | (b) cascade, mixed | (g) normal light | "
-                  "(d) joint, dark | (d) joint, mixed | (d) − (c), dark, paired |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+                  f"(d) joint, dark | (d) joint, mixed | (d) − (c), dark, paired | (d) − (d, {args.enhancer_names[0]}), "
+                  "dark, paired |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for v in enhancer_rows:
             def cell(row: str, split: str, v: dict[str, Any] = v) -> str:
                 return _fmt((v[row] or {}).get("splits", {}).get(split, {}).get("map50_95"))
-            dc = v["d_minus_c_dark"]
+            dc, df = v["d_minus_c_dark"], v["d_minus_first_dark"]
             delta = f"{dc['mean']:+.3f} ± {dc['std']:.3f}" if dc else "–"
+            delta_first = f"{df['mean']:+.3f} ± {df['std']:.3f} ({', '.join(f'{x:+.3f}' for x in df['values'])})" if df else "–"
             lines.append(f"| {v['name']} | `{v['config'] or '{}'}` | {cell('b', 'dark')} | {cell('b', 'mixed')} | "
                          f"{cell('g', 'normal')} | {cell('d', 'dark')} | {cell('d', 'mixed')} | "
-                         f"{delta} |")
+                         f"{delta} | {delta_first} |")
     lines += [f"\n**Note.** {n}" for n in notes]
     (args.out / f"{tag}.md").write_text("\n".join(lines) + "\n")
     if summary["rows"]:
