@@ -334,14 +334,11 @@ def test_compiled_bf16_agrees_within_50db():
 def test_auto_backend_choice(monkeypatch):
     monkeypatch.setattr(fast_mod, "openvino_available", lambda: True)
     dce, pp = _model("dce"), _model("pp")
-    assert optimize(dce).backend == "openvino"  # Zero-DCE on the CPU, float32 model, no bound
+    assert optimize(dce).backend == "inductor"  # OpenVINO is opt-in (see optimize's docstring)
     assert optimize(dce, compile=False).backend == "eager"
-    assert optimize(dce, curve_max_side=16).backend == "inductor"  # traced sizes would be constants
-    assert optimize(dce, inference=False).backend == "inductor"
-    assert optimize(pp).backend == "inductor"  # not measured faster for Zero-DCE++
-    assert "backend=openvino" in repr(optimize(dce))
+    assert optimize(pp, backend="eager").backend == "eager"
+    assert "backend=inductor" in repr(optimize(dce))
     monkeypatch.setattr(fast_mod, "openvino_available", lambda: False)
-    assert optimize(dce).backend == "inductor"
     with pytest.raises(ConfigError, match="pip install 'dce-transforms\\[openvino\\]'"):
         optimize(dce, backend="openvino")
     with pytest.raises(ConfigError, match="backend must be one of"):
@@ -350,9 +347,21 @@ def test_auto_backend_choice(monkeypatch):
         optimize(dce, backend="openvino", curve_max_side=16)
 
 
-@pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
-def test_openvino_backend_agrees_with_eager(cls):
+def test_openvino_backend_agrees_with_eager_in_a_fresh_process():
+    # In a fresh interpreter: see the known issue in optimize()'s docstring.
     pytest.importorskip("openvino")
+    pytest.importorskip("onnxscript")
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, 'tests'); import test_fast as t; "
+            "[t._openvino_agreement(c) for c in (t.ZeroDCE, t.ZeroDCEPP)]; print('agreement ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0 and "agreement ok" in out.stdout, out.stderr[-3000:]
+
+
+def _openvino_agreement(cls):
     model = cls().eval()  # shipped weights, exposure gate on: both gate passes are in the converted graph
     g = torch.Generator().manual_seed(5)
     base = F.interpolate(torch.rand(2, 3, 6, 8, generator=g), size=(72, 100), mode="bicubic").clamp(0, 1)
