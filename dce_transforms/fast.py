@@ -363,19 +363,20 @@ class _OpenVINOEnhancer:
 
 def _resolve_backend(backend: str, model: nn.Module, *, compile: bool, inference: bool, dtype: torch.dtype | None,
                      curve_max_side: int | None, cuda_graphs: bool) -> tuple[str, str]:
-    """The backend ``backend="auto"`` stands for, and why."""
+    """The backend to run (``"auto"`` resolved) and why."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
-    p = next(model.parameters())
-    ov_ok = (inference and p.device.type == "cpu" and p.dtype == torch.float32 and curve_max_side is None
-             and not cuda_graphs and dtype in (None, torch.float32, torch.bfloat16))
     if backend == "openvino":
-        if not ov_ok:
+        p = next(model.parameters())
+        if not (inference and p.device.type == "cpu" and p.dtype == torch.float32 and curve_max_side is None
+                and not cuda_graphs and dtype in (None, torch.float32, torch.bfloat16)):
             raise ConfigError("backend='openvino' runs float32 models on the CPU in inference, with fp32 or bf16 "
                               "precision, no curve_max_side and no cuda_graphs; use backend='inductor' otherwise.")
         if not openvino_available():
             raise ConfigError("backend='openvino' needs OpenVINO: pip install 'dce-transforms[openvino]'.")
         return "openvino", "asked"
+    if backend == "inductor" and not compile:
+        raise ConfigError("backend='inductor' compiles the model: drop compile=False (or ask for backend='eager').")
     if backend != "auto":
         return backend, "asked"
     if not compile:

@@ -341,6 +341,8 @@ def test_auto_backend_choice(monkeypatch):
     monkeypatch.setattr(fast_mod, "openvino_available", lambda: False)
     with pytest.raises(ConfigError, match="pip install 'dce-transforms\\[openvino\\]'"):
         optimize(dce, backend="openvino")
+    with pytest.raises(ConfigError, match="drop compile=False"):
+        optimize(dce, backend="inductor", compile=False)
     with pytest.raises(ConfigError, match="backend must be one of"):
         optimize(dce, backend="tensorrt")
     with pytest.raises(ConfigError, match="no curve_max_side"):
