@@ -356,8 +356,8 @@ class _OpenVINOEnhancer:
     def __call__(self, x: Tensor) -> Tensor:
         with self._lock:  # one infer request per shape, used by one caller at a time
             req = self._request_for(tuple(x.shape))
-            req.infer({0: x.detach().to(torch.float32).contiguous().numpy()})
-            y = torch.from_numpy(req.get_output_tensor(0).data.copy())
+            out = req.infer({0: x.detach().to(torch.float32).contiguous().numpy()}, share_outputs=False)
+            y = torch.from_numpy(out[0])
         return y.to(x.dtype)
 
 
