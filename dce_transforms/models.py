@@ -308,7 +308,7 @@ class _CurveEstimator(nn.Module):
 
         Smaller maps are up-sampled bilinearly one iteration's 3 channels at a time, so the extra
         memory at full resolution is one image-sized buffer instead of ``3·n`` channels. Without
-        autograd (``torch.no_grad``/``inference_mode``, inputs not requiring grad, not tracing) the
+        autograd (under ``torch.no_grad``/``inference_mode``, not tracing) the
         steps run in place on a copy of ``x`` (:func:`~dce_transforms.curves.apply_curves_`).
         """
         size = x.shape[-2:]
