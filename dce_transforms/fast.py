@@ -278,7 +278,7 @@ def _compile_errors() -> tuple[type[BaseException], ...]:
 
 BACKENDS = ("auto", "inductor", "openvino", "eager")
 
-#: The example the OpenVINO model is converted from (dynamic batch, height and width afterwards), and the
+#: The example the OpenVINO model is exported from (dynamic batch, height and width afterwards), and the
 #: smallest side it serves: smaller inputs would take other branches than the traced ones (the gate's
 #: darkening pass runs at full size below 32 px, Zero-DCE++ below ``scale_factor`` px), so they run in torch.
 _OV_EXAMPLE = (1, 3, 64, 96)
@@ -302,24 +302,14 @@ class _Positional(nn.Module):
 
 
 class _OpenVINOEnhancer:
-    """The model exported once (ONNX, dynamic batch, height and width), compiled by OpenVINO per input shape.
-
-    Static shapes: with one dynamic-shape compiled model the test suite crashed later (memory
-    corruption after DataLoader workers had forked); compiling the reshaped model for each new
-    shape (about 0.1 s) did not, and runs as fast. The 8 most recent shapes are kept.
-    """
-
-    _MAX_SHAPES = 8
+    """The model exported to ONNX (dynamic batch, height and width) and compiled by OpenVINO, on the first call."""
 
     def __init__(self, model: nn.Module, hint: str) -> None:
         self.model, self.hint = model, hint
-        self._core: Any = None
-        self._ir: Any = None
-        self._requests: dict[tuple[int, ...], Any] = {}
+        self._request: Any = None
         self._lock = threading.Lock()
 
-    def export(self) -> None:
-        """Export the model to ONNX and read it into OpenVINO (once, before the first call)."""
+    def _build(self) -> Any:
         import tempfile
 
         import openvino as ov
@@ -333,32 +323,17 @@ class _OpenVINOEnhancer:
             with redirect_stdout(io.StringIO()), torch.inference_mode(False), torch.no_grad():
                 torch.onnx.export(_Positional(self.model).eval(), (example,), path, dynamo=True,
                                   dynamic_shapes=(dims,), input_names=["image"], output_names=["enhanced"])
-            self._core = ov.Core()
-            self._ir = self._core.read_model(path)
-
-    def _request_for(self, shape: tuple[int, ...]) -> Any:
-        import openvino as ov
-
-        req = self._requests.pop(shape, None)
-        if req is None:
-            if self._ir is None:
-                self.export()
-            static = self._ir.clone()
-            static.reshape({0: ov.PartialShape(list(shape))})
+            core = ov.Core()
             config = {"INFERENCE_PRECISION_HINT": self.hint, "INFERENCE_NUM_THREADS": torch.get_num_threads(),
                       "PERFORMANCE_HINT": "LATENCY"}
-            req = self._core.compile_model(static, "CPU", config).create_infer_request()
-            while len(self._requests) >= self._MAX_SHAPES:
-                self._requests.pop(next(iter(self._requests)))
-        self._requests[shape] = req  # most recent last
-        return req
+            return core.compile_model(core.read_model(path), "CPU", config).create_infer_request()
 
     def __call__(self, x: Tensor) -> Tensor:
-        with self._lock:  # one infer request per shape, used by one caller at a time
-            req = self._request_for(tuple(x.shape))
-            out = req.infer({0: x.detach().to(torch.float32).contiguous().numpy()}, share_outputs=False)
-            y = torch.from_numpy(out[0])
-        return y.to(x.dtype)
+        with self._lock:  # one infer request, used by one caller at a time
+            if self._request is None:
+                self._request = self._build()
+            out = self._request.infer({0: x.detach().to(torch.float32).contiguous().numpy()}, share_outputs=False)
+        return torch.from_numpy(out[0]).to(x.dtype)
 
 
 def _resolve_backend(backend: str, model: nn.Module, *, compile: bool, inference: bool, dtype: torch.dtype | None,
@@ -441,13 +416,11 @@ class FastEnhancer(nn.Module):
         self.dtype = dtype
         self.cuda_graphs = cuda_graphs
         self.fuse_curves = fuse_curves
-        self.curve_max_side = model.curve_max_side if curve_max_side is None else curve_max_side
+        self.curve_max_side = bounded
         self.inference = inference
         _log.info("optimize(%s): backend %s (%s), precision %s, channels_last=%s, fuse_curves=%s",
                   type(model).__name__, self.backend, why_backend, self.precision, channels_last, fuse_curves)
         self._openvino = _OpenVINOEnhancer(model, ov_hint) if self.backend == "openvino" else None
-        if self._openvino is not None:
-            self._openvino.export()  # here, not inside the first call's inference_mode (see _OpenVINOEnhancer)
         self._graphs: dict[tuple[Any, ...], tuple[Any, Tensor, Tensor]] = {}
         self._compiled: Callable[[Tensor], Tensor] | None = None
         self._curves: Callable[..., Tensor] = upsample_and_apply_curves
@@ -622,9 +595,9 @@ def optimize(model: nn.Module, **options: Any) -> FastEnhancer:
         backend: ``"auto"`` (default: Inductor, or eager with ``compile=False``), ``"inductor"``
             (``torch.compile``), ``"eager"`` (the same as ``compile=False``) or ``"openvino"``
             (opt-in, experimental; the ``openvino`` extra): a float32 model on the CPU in inference,
-            without ``curve_max_side``, exported once to ONNX (dynamic batch, height and width, about
-            3 s) and compiled by OpenVINO for each new input shape (about 0.1 s, the last 8 kept), in
-            ``precision``'s fp32 or bf16; inputs under 64 px on a side run in torch. 1.6x Inductor's speed
+            without ``curve_max_side``, exported to ONNX (dynamic batch, height and width) and
+            compiled by OpenVINO on the first call (a few seconds), in ``precision``'s fp32 or bf16;
+            inputs under 64 px on a side run in torch. 1.8x Inductor's speed (253 against 461 ms)
             for Zero-DCE in bf16 at 1280x720 (``benchmarks/bench.py``). Known issue: in our test suite,
             several OpenVINO enhancers alive in a process that had run fork-started DataLoader workers
             crashed it later (memory corruption, not reproduced outside pytest, cause not found), which

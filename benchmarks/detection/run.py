@@ -537,7 +537,7 @@ def _run_seed(seed: int, cfg: dict, args: argparse.Namespace, base_dir: Path, re
             w = "sice-v2" if job.endswith("sice-v2") else default_w
             model, rnd, wname = _build_enhanced(detector, cfg, weights=w, scale_factor=cfg["scale_factor"])
             score(job, model, dark_splits if job.startswith("b") else normal_splits, t, weights=wname, random_init=rnd)
-        elif "@" in job:  # an enhancer configuration: cascade, day images, joint with the base recipe
+        elif "@" in job:  # an enhancer configuration: cascade, day images, joint with train_joint's defaults
             row, name = job.split("@")
             r = recipes["base"]
             model, rnd, wname = _build_enhanced(detector, cfg, weights=r["weights"], scale_factor=r["scale_factor"],

@@ -38,6 +38,7 @@ __all__ = [
     "check_output_file",
     "finite_range",
     "parse_curve_max_side",
+    "build_model",
     "resolve_device",
     "resolve_train_device",
 ]
@@ -225,6 +226,27 @@ def finite_range(name: str, value: float | None, *, lo: float | None = None, hi:
         bad = value >= hi if hi_open else value > hi
     if bad:
         raise ConfigError(f"{name} must be {wanted}, got {value!r}.")
+
+
+def build_model(name: str, *, weights: str | None = "default", scale_factor: float | None = None,
+                curve_max_side: int | None = AUTO_CURVE_MAX_SIDE) -> torch.nn.Module:
+    """The enhancer for ``--model`` (``zero-dce`` or ``zero-dce++``), in eval mode, without value checks.
+
+    Raises:
+        UsageError: unknown model, or ``scale_factor`` given for Zero-DCE.
+        DCEError: the weights cannot be loaded (:class:`~dce_transforms.errors.WeightsError`).
+    """
+    from ..registry import get_model, list_models  # torch is imported only by the tools that build models
+
+    models = list_models()
+    if name not in models:
+        raise UsageError(f"--model must be one of {sorted(models)}, got {name!r}.")
+    kwargs: dict = {"curve_max_side": curve_max_side, "validate": False}
+    if scale_factor is not None:
+        if name != "zero-dce++":
+            raise UsageError("--scale-factor applies to --model zero-dce++ only.")
+        kwargs["scale_factor"] = scale_factor
+    return get_model(name, weights=weights, **kwargs).eval()
 
 
 def parse_curve_max_side(text: str) -> int | None:

@@ -62,10 +62,11 @@ from ..io import (
     tensor_to_image,
     write_image,
 )
-from ..registry import get_model, list_models, model_class
+from ..registry import list_models, model_class
 from ._common import (
     AUTO_CURVE_MAX_SIDE,
     HelpFormatter,
+    build_model,
     check_writable_dir,
     describe_os_error,
     interruptible,
@@ -216,24 +217,6 @@ def _record_outputs(out: Path, paths: Sequence[Path | None]) -> None:
 
 
 # -- model ------------------------------------------------------------------------------------
-def build_model(name: str, *, weights: str | None = "default", scale_factor: float | None = None,
-                curve_max_side: int | None = AUTO_CURVE_MAX_SIDE) -> nn.Module:
-    """The enhancer for ``--model`` (``zero-dce`` or ``zero-dce++``), in eval mode, without value checks.
-
-    Raises:
-        UsageError: unknown model, or ``scale_factor`` given for Zero-DCE.
-        DCEError: the weights cannot be loaded (:class:`~dce_transforms.errors.WeightsError`).
-    """
-    if name not in MODELS:
-        raise UsageError(f"--model must be one of {sorted(MODELS)}, got {name!r}.")
-    kwargs: dict = {"curve_max_side": curve_max_side, "validate": False}
-    if scale_factor is not None:
-        if name != "zero-dce++":
-            raise UsageError("--scale-factor applies to --model zero-dce++ only.")
-        kwargs["scale_factor"] = scale_factor
-    return get_model(name, weights=weights, **kwargs).eval()
-
-
 def enhance_tensor(model: nn.Module, x: Tensor, *, device: torch.device, half: bool = False) -> Tensor:
     """Enhance a ``(B, 3, H, W)`` float CPU batch on ``device``; returns float32 on the CPU."""
     with torch.inference_mode():

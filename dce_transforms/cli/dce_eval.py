@@ -54,6 +54,7 @@ from ..registry import model_class
 from ._common import (
     AUTO_CURVE_MAX_SIDE,
     HelpFormatter,
+    build_model,
     check_output_file,
     describe_os_error,
     interruptible,
@@ -61,7 +62,6 @@ from ._common import (
     parse_curve_max_side,
     resolve_device,
 )
-from .dce_enhance import build_model
 
 __all__ = ["main"]
 
