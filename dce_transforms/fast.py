@@ -597,7 +597,7 @@ def optimize(model: nn.Module, **options: Any) -> FastEnhancer:
             (opt-in, experimental; the ``openvino`` extra): a float32 model on the CPU in inference,
             without ``curve_max_side``, exported to ONNX (dynamic batch, height and width) and
             compiled by OpenVINO on the first call (a few seconds), in ``precision``'s fp32 or bf16;
-            inputs under 64 px on a side run in torch. 1.8x Inductor's speed (253 against 461 ms)
+            inputs under 64 px on a side run in torch. 1.7-1.8x Inductor's speed (299 against 498 ms, 253 against 461 ms)
             for Zero-DCE in bf16 at 1280x720 (``benchmarks/bench.py``). Known issue: in our test suite,
             several OpenVINO enhancers alive in a process that had run fork-started DataLoader workers
             crashed it later (memory corruption, not reproduced outside pytest, cause not found), which
