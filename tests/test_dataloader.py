@@ -162,3 +162,36 @@ def test_module_in_a_model_in_training_mode_still_trains():
     assert not dce((x[0] * 255).to(torch.uint8)).requires_grad
     assert not dce(tv_tensors.Image(x[0])).requires_grad
     assert dce(tv_tensors.Image(x[0]).requires_grad_()).requires_grad
+
+
+class _Enhanced(torch.utils.data.Dataset):
+    """Module level, so that spawned workers can unpickle it."""
+
+    def __init__(self, fast, x):
+        self.fast, self.x = fast, x
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return self.fast(self.x)
+
+
+@pytest.mark.parametrize("backend", ["eager", "openvino"])
+@pytest.mark.parametrize("method", METHODS)
+def test_optimized_enhancer_in_workers_after_use_in_the_parent(method, backend):
+    # optimize()'s wrapper, already run here (its OpenVINO model built), then read by workers: fork
+    # inherits it, spawn pickles it without its runners and rebuilds them in the worker.
+    from dce_transforms.fast import openvino_available, optimize
+
+    if backend == "openvino" and not openvino_available():
+        pytest.skip("the openvino extra is not installed")
+    torch.manual_seed(0)
+    fast = optimize(ZeroDCE(weights=None), backend=backend, precision="fp32")
+    x = torch.rand(3, 64, 72) * 0.3
+    ref = fast(x)
+    loader = torch.utils.data.DataLoader(_Enhanced(fast, x), batch_size=2, num_workers=2,
+                                         multiprocessing_context=method, timeout=300)
+    for b in loader:
+        assert torch.allclose(b, ref.expand_as(b), atol=1e-4, rtol=0)
+    assert torch.equal(fast(x), ref)  # and the parent's copy still runs
