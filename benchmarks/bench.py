@@ -659,6 +659,15 @@ def run_cpu_720p(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[
     if openvino_available():
         pp_ov = optimize(ours, backend="openvino")
         add(group, f"`optimize(backend=\"openvino\")`: {pp_ov.precision}", ref_fn, ref_out, lambda: pp_ov(x), 0.0)
+    # the shipped default Zero-DCE++, exposure gate on (its darkening pass is a second, resampled network pass)
+    shipped_pp = ZeroDCEPP(scale_factor=12).eval()
+    if shipped_pp.exposure_gate is not None:
+        g3 = f"Zero-DCE++ scale 12, {fhd[1]}x{fhd[0]}, shipped `ZeroDCEPP(scale_factor=12)` ({shipped_pp.weights_name}, gate on)"
+        sp_out = eager(shipped_pp)()
+        sp_fast, st = timed_setup(lambda: optimize(shipped_pp))
+        add(g3, "`ZeroDCEPP(scale_factor=12)` eager, float32", ref_fn, sp_out, eager(shipped_pp), 0.0, "agreement: itself")
+        add(g3, f"`optimize(...)` defaults: backend {sp_fast.backend}, {sp_fast.precision}", ref_fn, sp_out,
+            lambda: sp_fast(x), st, "agreement vs its eager output")
     return rows, notes
 
 

@@ -322,6 +322,22 @@ def test_fast_enhancer_of_gated_default_model_matches_eager(cls):
 
 
 @pytest.mark.slow
+def test_compiled_gated_zerodcepp_matches_eager():
+    # Zero-DCE++ with the gate's darkening pass: α is stored at full size between two compiled graphs
+    model = ZeroDCEPP(scale_factor=4).eval()
+    if model.exposure_gate is None or not model.exposure_gate.config.darken:
+        pytest.skip("the default weights carry no darkening gate")
+    g = torch.Generator().manual_seed(4)
+    base = F.interpolate(torch.rand(1, 3, 6, 8, generator=g), size=(96, 128), mode="bicubic").clamp(0, 1)
+    fast = optimize(model, precision="fp32")
+    assert fast.backend == "inductor"
+    for x in (0.1 * base, 0.85 + 0.15 * base):  # brightened; darkened (both passes run)
+        with torch.no_grad():
+            ref = model(x)
+        assert torch.allclose(fast(x), ref, atol=EXACT, rtol=0)
+
+
+@pytest.mark.slow
 def test_compiled_bf16_agrees_within_50db():
     model = _model("dce")
     x = _smooth_image(b=1, h=32, w=40)
