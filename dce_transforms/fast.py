@@ -38,6 +38,8 @@ import functools
 import importlib.util
 import io
 import logging
+import os
+import sys
 import threading
 import types
 import warnings
@@ -58,6 +60,21 @@ __all__ = ["FastEnhancer", "optimize", "upsample_and_apply_curves", "fused_curve
            "PRECISIONS", "cpu_bf16_flags"]
 
 _log = logging.getLogger(__name__)
+
+def _compile_in_this_thread_after_fork() -> None:
+    """In a forked child (a DataLoader worker), make Inductor compile in the calling thread.
+
+    Inductor's compile worker pool is inherited from the parent without its threads: a compile in the
+    child (a new shape, or the worker's own thread count) waited on it forever (measured: a fork
+    worker's first call hung with a cold Inductor cache). Only where Inductor was already loaded.
+    """
+    config = sys.modules.get("torch._inductor.config")
+    if config is not None:
+        config.compile_threads = 1  # type: ignore[attr-defined]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_compile_in_this_thread_after_fork)
 
 #: Values of ``precision=`` (``optimize``, ``dce-enhance --precision``).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

@@ -177,11 +177,14 @@ class _Enhanced(torch.utils.data.Dataset):
         return self.fast(self.x)
 
 
-@pytest.mark.parametrize("backend", ["eager", "openvino"])
+@pytest.mark.parametrize("backend", ["eager", "openvino", "inductor"])
 @pytest.mark.parametrize("method", METHODS)
 def test_optimized_enhancer_in_workers_after_use_in_the_parent(method, backend):
-    # optimize()'s wrapper, already run here (its OpenVINO model built), then read by workers: fork
-    # inherits it, spawn pickles it without its runners and rebuilds them in the worker.
+    # optimize()'s wrapper, already run here (its OpenVINO model built, its curves compiled), then read by
+    # workers: fork inherits it (a compile there once hung on the parent's compile pool), spawn pickles it
+    # without its runners and rebuilds them in the worker.
+    if backend == "inductor" and method != "fork":
+        pytest.skip("spawned workers compile from scratch, as the eager case already shows")
     from dce_transforms.fast import openvino_available, optimize
 
     if backend == "openvino" and not openvino_available():
@@ -191,7 +194,7 @@ def test_optimized_enhancer_in_workers_after_use_in_the_parent(method, backend):
     x = torch.rand(3, 64, 72) * 0.3
     ref = fast(x)
     loader = torch.utils.data.DataLoader(_Enhanced(fast, x), batch_size=2, num_workers=2,
-                                         multiprocessing_context=method, timeout=300)
+                                         multiprocessing_context=method, timeout=180)
     for b in loader:
         assert torch.allclose(b, ref.expand_as(b), atol=1e-4, rtol=0)
     assert torch.equal(fast(x), ref)  # and the parent's copy still runs
