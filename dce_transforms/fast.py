@@ -61,6 +61,7 @@ __all__ = ["FastEnhancer", "optimize", "upsample_and_apply_curves", "fused_curve
 
 _log = logging.getLogger(__name__)
 
+
 def _compile_in_this_thread_after_fork() -> None:
     """In a forked child (a DataLoader worker), make Inductor compile in the calling thread.
 
@@ -388,8 +389,8 @@ def _resolve_backend(backend: str, model: nn.Module, *, compile: bool, inference
     if not compile:
         return "eager", "compile=False"
     if openvino_serves and not isinstance(model, ZeroDCEPP) and openvino_available():
-        # Zero-DCE at 1280x720: 6.55x / 6.67x the authors' model against Inductor's 5.50x / 4.25x (bench.py,
-        # AMD EPYC Zen 5 / Intel Xeon); Zero-DCE++ (mostly resampling at scale 12) runs faster in Inductor.
+        # Zero-DCE at 1280x720, bf16: 6.55-11.2x the authors' model against Inductor's 4.43-5.88x (bench.py, four
+        # runs, AMD EPYC Zen 5), 6.67x against 4.25x (Intel Xeon); Zero-DCE++ runs faster in Inductor.
         return "openvino", "auto: Zero-DCE on the CPU, OpenVINO installed"
     return "inductor", "auto"
 
@@ -655,8 +656,9 @@ def optimize(model: nn.Module, **options: Any) -> FastEnhancer:
             (dynamic batch, height and width) and compiled by OpenVINO on the first call (a few
             seconds), in ``precision``'s fp32 or bf16; inputs under 64 px on a side run in torch.
             ``"auto"`` picks OpenVINO where it can run and is installed, for Zero-DCE only (at
-            1280x720 in bf16: 6.55x the authors' model against Inductor's 5.50x on an AMD EPYC, 6.67x
-            against 4.25x on an Intel Xeon; Zero-DCE++ is faster in Inductor), Inductor otherwise, and
+            1280x720 in bf16: 6.55-11.2x the authors' model against Inductor's 4.43-5.88x in four runs
+            on an AMD EPYC Zen 5, 6.67x against 4.25x on an Intel Xeon; Zero-DCE++ is about 4x faster in
+            Inductor), Inductor otherwise, and
             eager with ``compile=False``. The choice is the wrapper's ``backend`` attribute and is logged.
         dynamic: passed to ``torch.compile``. ``False`` (default) compiles one specialised graph per
             input shape (Dynamo recompiles up to its cache limit, 8 by default, then runs eagerly);
