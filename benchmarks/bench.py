@@ -45,7 +45,7 @@ sys.path.insert(0, str(HERE))
 from baseline import authors_zero_dce, baseline_from  # noqa: E402
 
 from dce_transforms import ZeroDCE, ZeroDCEPP, ZeroReferenceLoss  # noqa: E402
-from dce_transforms.fast import cpu_bf16_flags, openvino_available, optimize  # noqa: E402
+from dce_transforms.fast import _openvino_request, cpu_bf16_flags, export_onnx, openvino_available, optimize  # noqa: E402
 
 SHARED = Path(os.environ.get("DCE_SHARED", HERE.parent.parent / "shared"))
 
@@ -466,20 +466,6 @@ def _cpu_flags() -> str:
     return "unknown"
 
 
-def export_onnx(model: torch.nn.Module, path: Path, example: torch.Tensor) -> Path:
-    """The standalone enhancer as ONNX (``torch.onnx.export(dynamo=True)``), dynamic batch, height and width."""
-    import warnings
-
-    dims = {0: torch.export.Dim("batch", max=64), 2: torch.export.Dim("height", min=16, max=8192),
-            3: torch.export.Dim("width", min=16, max=8192)}
-    ex = torch.cat([example, example.flip(-1)])  # batch 2: torch.export specialises sizes 0 and 1
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model.eval(), (ex,), path, dynamo=True, dynamic_shapes=(dims,),
-                          input_names=["image"], output_names=["enhanced"])
-    return path
-
-
 def _onnxruntime_fn(path: Path, threads: int) -> Callable[[torch.Tensor], torch.Tensor]:
     import onnxruntime as ort
 
@@ -492,17 +478,10 @@ def _onnxruntime_fn(path: Path, threads: int) -> Callable[[torch.Tensor], torch.
 
 
 def _openvino_fn(path: Path, threads: int, precision: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    import openvino as ov
-
-    core = ov.Core()
-    compiled = core.compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": precision,
-                                                     "INFERENCE_NUM_THREADS": threads,
-                                                     "PERFORMANCE_HINT": "LATENCY"})
-    req = compiled.create_infer_request()
+    req = _openvino_request(path, precision, threads)  # the library's: one OpenVINO Core per process
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        req.infer({0: x.numpy()})
-        return torch.from_numpy(req.get_output_tensor(0).data.copy())
+        return torch.from_numpy(req.infer({0: x.numpy()}, share_outputs=False)[0])
 
     return run
 
@@ -616,7 +595,7 @@ def run_cpu_720p(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[
         add(group, f"`optimize(backend=\"{other}\")`: {fast_ind.precision}", ref_fn, ref_out, lambda: fast_ind(x), st)
     if not args.no_deploy:
         try:
-            onnx_path, st = timed_setup(lambda: export_onnx(ours, tmp / "zero_dce.onnx", x))
+            onnx_path, st = timed_setup(lambda: Path(export_onnx(ours, tmp / "zero_dce.onnx")))
         except Exception as err:  # noqa: BLE001 - a missing exporter is a note, not a failure
             notes.append(f"ONNX export failed: {type(err).__name__}: {err}")
             onnx_path = None

@@ -57,7 +57,7 @@ from .errors import ConfigError, ConfigTypeError, DeviceError
 from .models import ZeroDCEPP, _CurveEstimator
 
 __all__ = ["FastEnhancer", "optimize", "upsample_and_apply_curves", "fused_curves", "choose_precision",
-           "PRECISIONS", "cpu_bf16_flags"]
+           "PRECISIONS", "cpu_bf16_flags", "export_onnx", "openvino_available"]
 
 _log = logging.getLogger(__name__)
 
@@ -334,6 +334,32 @@ def _openvino_core() -> Any:
     return ov.Core()
 
 
+def export_onnx(model: nn.Module, path: str | os.PathLike[str]) -> str:
+    """Export a ZeroDCE / ZeroDCEPP as a standalone ONNX enhancer: image in, enhanced image out.
+
+    ``torch.onnx.export(dynamo=True)`` with dynamic batch (up to 1024), height and width (64 to
+    16384 px; smaller images take branches that are not in the graph). The ``onnx`` extra.
+
+    Returns:
+        ``path``, as a string.
+    """
+    example = torch.rand(2, *_OV_EXAMPLE[1:], generator=torch.Generator().manual_seed(0)) * 0.3
+    dims = {0: torch.export.Dim("batch", max=1024), 2: torch.export.Dim("height", min=_OV_MIN_SIDE, max=16384),
+            3: torch.export.Dim("width", min=_OV_MIN_SIDE, max=16384)}
+    with warnings.catch_warnings(), redirect_stdout(io.StringIO()), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")  # exporter chatter
+        torch.onnx.export(_Positional(model).eval(), (example,), os.fspath(path), dynamo=True,
+                          dynamic_shapes=(dims,), input_names=["image"], output_names=["enhanced"])
+    return os.fspath(path)
+
+
+def _openvino_request(path: str | os.PathLike[str], hint: str, threads: int) -> Any:
+    """An OpenVINO infer request for the ONNX model at ``path`` on the CPU (``hint``: ``"f32"`` or ``"bf16"``)."""
+    core = _openvino_core()
+    config = {"INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+    return core.compile_model(core.read_model(os.fspath(path)), "CPU", config).create_infer_request()
+
+
 class _OpenVINOEnhancer:
     """The model exported to ONNX (dynamic batch, height and width) and compiled by OpenVINO, on the first call."""
 
@@ -345,19 +371,9 @@ class _OpenVINOEnhancer:
     def _build(self) -> Any:
         import tempfile
 
-        example = torch.rand(2, *_OV_EXAMPLE[1:], generator=torch.Generator().manual_seed(0)) * 0.3
-        dims = {0: torch.export.Dim("batch", max=1024), 2: torch.export.Dim("height", min=_OV_MIN_SIDE, max=16384),
-                3: torch.export.Dim("width", min=_OV_MIN_SIDE, max=16384)}
-        with tempfile.TemporaryDirectory(prefix="dce-openvino-") as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # exporter chatter
-            path = f"{tmp}/enhancer.onnx"
-            with redirect_stdout(io.StringIO()), torch.inference_mode(False), torch.no_grad():
-                torch.onnx.export(_Positional(self.model).eval(), (example,), path, dynamo=True,
-                                  dynamic_shapes=(dims,), input_names=["image"], output_names=["enhanced"])
-            core = _openvino_core()
-            config = {"INFERENCE_PRECISION_HINT": self.hint, "INFERENCE_NUM_THREADS": torch.get_num_threads(),
-                      "PERFORMANCE_HINT": "LATENCY"}
-            return core.compile_model(core.read_model(path), "CPU", config).create_infer_request()
+        with tempfile.TemporaryDirectory(prefix="dce-openvino-") as tmp:
+            path = export_onnx(self.model, f"{tmp}/enhancer.onnx")
+            return _openvino_request(path, self.hint, torch.get_num_threads())
 
     def __call__(self, x: Tensor) -> Tensor:
         with self._lock:  # one infer request, used by one caller at a time
@@ -639,9 +655,9 @@ def optimize(model: nn.Module, **options: Any) -> FastEnhancer:
             yes, except for ZeroDCEPP on CPU, whose depthwise convolutions run about 2x slower in NHWC.
         precision: the network's precision. ``"auto"`` (default): the fastest that keeps the output
             within 50 dB PSNR of float32 on the device found (:func:`choose_precision`: bfloat16 on
-            CPUs with AMX / AVX-512 BF16, float16 on CUDA, float32 elsewhere); the choice is in the wrapper's ``repr`` and ``precision`` attribute and logged
-            (``logging``, INFO, logger ``dce_transforms.fast``). ``"fp32"``, ``"bf16"``, ``"fp16"``
-            force one. The curves are always applied in the input's precision.
+            CPUs with AMX / AVX-512 BF16, float16 on CUDA, float32 elsewhere); the choice is in the
+            wrapper's ``repr`` and ``precision`` attribute and logged (``logging``, INFO, logger
+            ``dce_transforms.fast``). ``"fp32"``, ``"bf16"``, ``"fp16"`` force one. The curves are always applied in the input's precision.
         dtype: the same as a ``torch.dtype``; given, it overrides ``precision="auto"``.
         cuda_graphs: capture and replay CUDA graphs per input shape (fixed shapes; CUDA only,
             ignored on CPU). With ``compile`` this is Inductor's ``triton.cudagraphs``.
@@ -657,9 +673,9 @@ def optimize(model: nn.Module, **options: Any) -> FastEnhancer:
             seconds), in ``precision``'s fp32 or bf16; inputs under 64 px on a side run in torch.
             ``"auto"`` picks OpenVINO where it can run and is installed, for Zero-DCE only (at
             1280x720 in bf16: 6.55-11.2x the authors' model against Inductor's 4.43-5.88x in four runs
-            on an AMD EPYC Zen 5, 6.67x against 4.25x on an Intel Xeon; Zero-DCE++ is about 4x faster in
-            Inductor), Inductor otherwise, and
-            eager with ``compile=False``. The choice is the wrapper's ``backend`` attribute and is logged.
+            on an AMD EPYC Zen 5, 6.67x against 4.25x on an Intel Xeon; Zero-DCE++ is about 4x faster
+            in Inductor), Inductor otherwise, and eager with ``compile=False``. The choice is the
+            wrapper's ``backend`` attribute and is logged.
         dynamic: passed to ``torch.compile``. ``False`` (default) compiles one specialised graph per
             input shape (Dynamo recompiles up to its cache limit, 8 by default, then runs eagerly);
             ``None`` lets Dynamo switch to dynamic shapes after the second shape.

@@ -152,9 +152,11 @@ def _export_dynamic(model: nn.Module, path) -> None:
 
 
 def _openvino_run(path, x, precision: str = "f32") -> torch.Tensor:
-    ov = pytest.importorskip("openvino")
-    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": precision})
-    return torch.from_numpy(compiled({0: x.numpy()})[0].copy())
+    pytest.importorskip("openvino")
+    from dce_transforms.fast import _openvino_request  # one OpenVINO Core per process (see its docstring)
+
+    request = _openvino_request(path, precision, torch.get_num_threads())
+    return torch.from_numpy(request.infer({0: x.numpy()}, share_outputs=False)[0])
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
