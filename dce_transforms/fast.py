@@ -342,7 +342,12 @@ def export_onnx(model: nn.Module, path: str | os.PathLike[str]) -> str:
 
     Returns:
         ``path``, as a string.
+
+    Raises:
+        ConfigTypeError: ``model`` is not a ZeroDCE / ZeroDCEPP.
     """
+    if not isinstance(model, _CurveEstimator):
+        raise ConfigTypeError(f"export_onnx() takes a ZeroDCE or ZeroDCEPP model, got {type(model).__name__}.")
     example = torch.rand(2, *_OV_EXAMPLE[1:], generator=torch.Generator().manual_seed(0)) * 0.3
     dims = {0: torch.export.Dim("batch", max=1024), 2: torch.export.Dim("height", min=_OV_MIN_SIDE, max=16384),
             3: torch.export.Dim("width", min=_OV_MIN_SIDE, max=16384)}

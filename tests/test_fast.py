@@ -16,7 +16,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dce_transforms import ConfigError, ImageShapeError, ImageValueError, ZeroDCE, ZeroDCEPP, apply_curves
+from dce_transforms import (
+    ConfigError,
+    ConfigTypeError,
+    ImageShapeError,
+    ImageValueError,
+    ZeroDCE,
+    ZeroDCEPP,
+    apply_curves,
+)
 from dce_transforms import fast as fast_mod
 from dce_transforms.fast import FastEnhancer, choose_precision, fused_curves, optimize, upsample_and_apply_curves
 
@@ -370,6 +378,12 @@ def test_auto_backend_choice(monkeypatch):
         optimize(dce, backend="tensorrt")
     with pytest.raises(ConfigError, match="no curve_max_side"):
         optimize(dce, backend="openvino", curve_max_side=16)
+
+
+def test_export_onnx_rejects_other_modules(tmp_path):
+    with pytest.raises(ConfigTypeError, match="takes a ZeroDCE or ZeroDCEPP"):
+        fast_mod.export_onnx(torch.nn.Conv2d(3, 3, 1), tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
 
 
 @pytest.mark.parametrize("cls", [ZeroDCE, ZeroDCEPP])
